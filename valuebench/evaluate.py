@@ -1,0 +1,73 @@
+"""Evaluate a method on tasks: represent once per value set, then score every task over it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from valuebench.methods.base import Method
+from valuebench.methods.cache import represent_cached
+from valuebench.results import Result, make_result, write_result
+from valuebench.scoring import Score, aggregate, score
+from valuebench.tasks import Task
+from valuebench.vectors import cosine_similarity, validate
+
+import pandas as pd
+
+
+@dataclass
+class TaskScore:
+    task: Task
+    score: Score
+    result: Result
+
+
+def score_similarity(similarity: np.ndarray, task: Task, *, n_permutations: int = 1000,
+                     n_bootstrap: int = 1000, seed: int = 0) -> Score:
+    """Score a similarity matrix already in the task's value-set order."""
+    return score(similarity, task.matrix, pairs=task.metadata.pairs, ceiling=task.ceiling,
+                 n_permutations=n_permutations, n_bootstrap=n_bootstrap, seed=seed)
+
+
+def evaluate(method: Method, tasks: list[Task], *, output_dir: Path | None = None, n_permutations: int = 1000,
+             n_bootstrap: int = 1000, seed: int = 0, use_cache: bool = True) -> list[TaskScore]:
+    out: list[TaskScore] = []
+    by_value_set: dict[str, list[Task]] = {}
+    for task in tasks:
+        by_value_set.setdefault(task.metadata.value_set, []).append(task)
+    for tasks_here in by_value_set.values():
+        value_set = tasks_here[0].value_set
+        t0 = time.perf_counter()
+        rep = represent_cached(method, value_set, use_cache=use_cache)
+        rep = validate(rep, value_set.ids, f"method {method.name}")
+        represent_s = time.perf_counter() - t0
+        similarity = cosine_similarity(rep.aligned(value_set.ids))
+        for task in tasks_here:
+            t1 = time.perf_counter()
+            sc = score_similarity(similarity, task, n_permutations=n_permutations, n_bootstrap=n_bootstrap,
+                                  seed=seed)
+            timing = {"represent_s": round(represent_s, 4), "score_s": round(time.perf_counter() - t1, 4)}
+            result = make_result(method, task, value_set.ids, similarity, sc, timing, rep.metadata)
+            if output_dir is not None:
+                write_result(output_dir, result)
+            out.append(TaskScore(task, sc, result))
+    return out
+
+
+def summary(method_name: str, scores: list[TaskScore]) -> dict:
+    """The ``evaluate --format json`` payload (a CLI contract: keep keys stable)."""
+    rows = [{"task": s.task.name, "type": s.task.metadata.type, "spearman": s.score.spearman,
+             "kendall": s.score.kendall, "p_value": s.score.p_value, "ci": list(s.score.ci),
+             "n_pairs": s.score.n_pairs, "normalized": s.score.normalized, "ceiling": s.score.ceiling}
+            for s in scores]
+    if rows:
+        table = pd.DataFrame([[r["spearman"] for r in rows]], index=[method_name], columns=[r["task"] for r in rows])
+        agg = aggregate(table, {r["task"]: r["type"] for r in rows}).iloc[0]
+        mean = float(agg["mean"])
+        by_type = {c[5:-1]: float(agg[c]) for c in agg.index if c.startswith("mean[")}
+    else:
+        mean, by_type = float("nan"), {}
+    return {"method": method_name, "tasks": rows, "mean": mean, "mean_by_type": by_type}

@@ -1,0 +1,1 @@
+"""Ground-truth pipelines: measure how steering, training or judging by value i moves value j."""

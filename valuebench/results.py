@@ -1,0 +1,88 @@
+"""Results files: one JSON per (method, config, task), self-contained enough to recompute the score.
+
+Layout: ``results/<method>/<config-hash>/<task>.json``. Each file stores the similarity matrix the score
+was computed from (it is tiny), so any score can be re-derived from the file and the task at its version
+without trusting the run that wrote it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from valuebench import __version__
+from valuebench.errors import UserError
+from valuebench.io import atomic_write_json
+
+SCHEMA_VERSION = 1
+
+
+class TaskRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    version: str
+    type: str
+    ground_truth_sha256: str
+
+
+class MethodRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    config: dict
+    config_hash: str
+    metadata: dict = {}
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schema_version: int = SCHEMA_VERSION
+    valuebench_version: str = __version__
+    method: MethodRef
+    task: TaskRef
+    value_ids: list[str]
+    similarity: list[list[float]]
+    scores: dict
+    timing: dict
+    date: str
+    platform: str = ""
+
+
+def make_result(method, task, value_ids, similarity, score, timing, rep_metadata) -> Result:
+    return Result(
+        method=MethodRef(name=method.name, config=method.config(), config_hash=method.config_hash(),
+                         metadata=rep_metadata),
+        task=TaskRef(name=task.name, version=task.metadata.version, type=task.metadata.type,
+                     ground_truth_sha256=task.metadata.ground_truth.sha256),
+        value_ids=list(value_ids),
+        similarity=[[round(float(x), 8) for x in row] for row in similarity],
+        scores=score.to_dict(),
+        timing=timing,
+        date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        platform=f"{platform.system()} {platform.machine()} python {platform.python_version()}",
+    )
+
+
+def result_path(root: Path, method_name: str, config_hash: str, task_name: str) -> Path:
+    safe = method_name.replace("/", "__").replace(":", "_")
+    return Path(root) / safe / config_hash / f"{task_name}.json"
+
+
+def write_result(root: Path, result: Result) -> Path:
+    path = result_path(root, result.method.name, result.method.config_hash, result.task.name)
+    atomic_write_json(path, json.loads(result.model_dump_json()))
+    return path
+
+
+def read_result(path: Path) -> Result:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: unreadable results file ({exc})") from None
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise UserError(f"{path}: results schema version {version!r} is not supported (expected {SCHEMA_VERSION})")
+    return Result.model_validate(data)

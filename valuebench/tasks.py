@@ -1,0 +1,203 @@
+"""Tasks: a ground-truth matrix over one value set, declared by a card, not by code.
+
+A task is a folder ``tasks/<name>/`` with ``README.md`` (YAML front matter = ``TaskMetadata``, markdown
+body = the card a reader sees, the layout of a Hugging Face dataset card) and the matrix as CSV with value
+ids as row and column labels. The registry finds every card, rejects duplicate names, verifies sha256s and
+aligns matrices to the value set by id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from valuebench.errors import UserError, did_you_mean
+from valuebench.io import sha256_file, split_front_matter
+from valuebench.paths import extra_task_dirs, tasks_dir
+from valuebench.values import ValueSet, load_value_set
+
+#: known task types; others are allowed (the field is open) but must be kebab-case
+KNOWN_TYPES = ("dpo-generalization", "prompt-steering", "judge-agreement")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubjectModel(_Strict):
+    name: str
+    revision: str
+
+
+class DataFile(_Strict):
+    path: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class NoiseCeiling(_Strict):
+    value: float | None = Field(default=None, ge=-1, le=1)
+    method: str
+    raw_split_half: float | None = None
+
+
+class Provenance(_Strict):
+    pipeline: str
+    config: dict = {}
+    date: dt.date
+    command: str | None = None
+    hardware: str | None = None
+    wall_time_s: float | None = None
+
+
+class HFConfig(_Strict):
+    config_name: str
+    data_files: str | list[str]
+
+
+class TaskMetadata(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    version: str
+    type: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    value_set: str
+    model: SubjectModel
+    description: str
+    main_score: Literal["spearman"] = "spearman"
+    pairs: Literal["off-diagonal", "upper-triangle"] = "off-diagonal"
+    symmetric: bool = False
+    reference: str | None = None
+    license: str
+    ground_truth: DataFile
+    replicates: list[DataFile] = []
+    noise_ceiling: NoiseCeiling
+    provenance: Provenance
+    # Hugging Face dataset-card keys, so the card renders and loads on the Hub as is
+    pretty_name: str | None = None
+    tags: list[str] = []
+    configs: list[HFConfig] = []
+    superseded_by: str | None = None
+
+
+def read_matrix_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, index_col=0)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: unreadable matrix CSV ({exc})") from None
+    frame.index = frame.index.astype(str)
+    frame.columns = frame.columns.astype(str)
+    return frame.astype(float)
+
+
+@dataclass
+class Task:
+    metadata: TaskMetadata
+    card_body: str
+    folder: Path
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @cached_property
+    def value_set(self) -> ValueSet:
+        return load_value_set(self.metadata.value_set)
+
+    def _verified(self, data: DataFile) -> Path:
+        path = self.folder / data.path
+        if not path.is_file():
+            raise UserError(f"task {self.name}: data file missing: {path}")
+        actual = sha256_file(path)
+        if actual != data.sha256:
+            raise UserError(f"task {self.name}: sha256 mismatch for {data.path} (card {data.sha256[:12]}…, "
+                            f"file {actual[:12]}…); the file is corrupted or the card is stale")
+        return path
+
+    def _aligned(self, data: DataFile) -> np.ndarray:
+        """The matrix reordered to the value set's id order (rows = trained/steered value i)."""
+        frame = read_matrix_csv(self._verified(data))
+        ids = self.value_set.ids
+        for axis, labels in (("rows", frame.index), ("columns", frame.columns)):
+            if sorted(labels) != sorted(ids):
+                missing = sorted(set(ids) - set(labels))
+                unknown = sorted(set(labels) - set(ids))
+                raise UserError(f"task {self.name}: matrix {axis} do not match value set "
+                                f"{self.metadata.value_set} (missing {missing}, unknown {unknown})")
+        return frame.loc[ids, ids].to_numpy(dtype=float)
+
+    @cached_property
+    def matrix(self) -> np.ndarray:
+        return self._aligned(self.metadata.ground_truth)
+
+    def replicate_matrices(self) -> list[np.ndarray]:
+        return [self._aligned(r) for r in self.metadata.replicates]
+
+    @property
+    def ceiling(self) -> float | None:
+        return self.metadata.noise_ceiling.value
+
+    def summary(self) -> dict:
+        m = self.metadata
+        return {"name": m.name, "type": m.type, "value_set": m.value_set, "n_values": len(self.value_set),
+                "model": m.model.name, "ceiling": m.noise_ceiling.value}
+
+
+def load_task_card(card: Path) -> Task:
+    text = card.read_text(encoding="utf-8")
+    front, body = split_front_matter(text, str(card))
+    try:
+        meta = TaskMetadata.model_validate(front)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "top level"
+        raise UserError(f"{card}: invalid task metadata at {where}: {first['msg']}") from None
+    if meta.name != card.parent.name:
+        raise UserError(f"{card}: task name {meta.name!r} does not match its folder {card.parent.name!r}")
+    return Task(meta, body, card.parent)
+
+
+def task_roots() -> list[Path]:
+    return [tasks_dir(), *extra_task_dirs()]
+
+
+def discover() -> dict[str, Task]:
+    """Every task card under the task roots, by name; duplicate names are an error."""
+    found: dict[str, Task] = {}
+    for root in task_roots():
+        for card in sorted(Path(root).glob("*/README.md")):
+            if card.parent.name in {"value_sets", "scenarios"}:
+                continue
+            task = load_task_card(card)
+            if task.name in found:
+                raise UserError(f"duplicate task name {task.name!r}: {found[task.name].folder} and {task.folder}")
+            found[task.name] = task
+    return found
+
+
+def get_task(name: str) -> Task:
+    tasks = discover()
+    if name not in tasks:
+        raise did_you_mean("task", name, list(tasks))
+    return tasks[name]
+
+
+def get_tasks(names: list[str] | None = None, *, value_set: str | None = None,
+              type: str | None = None) -> list[Task]:
+    tasks = discover()
+    if names:
+        for n in names:
+            if n not in tasks:
+                raise did_you_mean("task", n, list(tasks))
+        selected = [tasks[n] for n in names]
+    else:
+        selected = [t for t in tasks.values() if t.metadata.superseded_by is None]
+    if value_set:
+        selected = [t for t in selected if t.metadata.value_set == value_set]
+    if type:
+        selected = [t for t in selected if t.metadata.type == type]
+    return selected
