@@ -155,8 +155,11 @@ def value_map_figure(coords_or_similarity, value_ids: list[str], labels: list[st
     return fig
 
 
+TASK_NOTE = "rows: trained/steered value i · columns: affected value j · grey: not measured (diagonal/missing)"
+
+
 def heatmap_figure(matrix, value_ids: list[str], title: str = "Matrix", ceiling: float | None = None,
-                   colorbar_label: str = "value") -> Figure:
+                   colorbar_label: str = "value", note: str = TASK_NOTE) -> Figure:
     """A value-by-value matrix with a diverging colormap centred at 0 (positive red, negative blue),
     missing cells (the diagonal, NaN) in grey, a colour bar and short tick labels readable at 21 values."""
     m = np.asarray(matrix, dtype=float)
@@ -185,9 +188,8 @@ def heatmap_figure(matrix, value_ids: list[str], title: str = "Matrix", ceiling:
                     color="white" if abs(m[i, j]) > 0.6 * limit else "black")
     fig.colorbar(image, ax=ax, shrink=0.8, label=colorbar_label)
     fig.suptitle(title, fontsize=12, fontweight="bold")
-    note = "rows: trained/steered value i · columns: affected value j · grey: not measured (diagonal/missing)"
     if ceiling is not None:
-        note += f"\nnoise ceiling = {ceiling:.2f}"
+        note = f"{note}\nnoise ceiling = {ceiling:.2f}".strip()
     ax.set_title(note, fontsize=8, color="0.3")
     return fig
 

@@ -41,7 +41,9 @@ def task_dissimilarity(matrix: np.ndarray, how: str = "rank") -> np.ndarray:
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"task matrix must be square, got shape {m.shape}")
     n = len(m)
-    sym = np.nanmean(np.stack([m, m.T]), axis=0) if np.isnan(m).any() else (m + m.T) / 2.0
+    both = np.stack([m, m.T])
+    count = (~np.isnan(both)).sum(axis=0)
+    sym = np.where(count > 0, np.nansum(both, axis=0) / np.maximum(count, 1), np.nan)  # one side missing: use the other
     iu = np.triu_indices(n, k=1)
     upper = sym[iu]
     if how == "rank":
