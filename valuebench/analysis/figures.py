@@ -168,8 +168,7 @@ def heatmap_figure(matrix, value_ids: list[str], title: str = "Matrix", ceiling:
         raise ValueError(f"matrix shape {m.shape} does not match {n} value ids")
     limit = float(np.nanmax(np.abs(m))) if np.isfinite(m).any() else 1.0
     limit = limit if limit > 0 else 1.0
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("0.82")
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.82")
     side = 5.5 + 0.28 * n
     fig = Figure(figsize=(side + 1.5, side), dpi=110, layout="constrained")
     ax = fig.add_subplot()
