@@ -135,7 +135,9 @@ def build_report(tasks: list[Task], value_sets: list[ValueSet], method_names: li
             _tasks_section(tasks) if tasks else "<h2>Tasks</h2><p>No tasks registered.</p>",
             _agreement_section(tasks), "<h2>Methods</h2>",
             "<p class=\"note\">Silhouette: cosine, against each value-set label; random = Gaussian vectors of the "
-            f"same size ({n_seeds} seeds); p = label permutation test.</p>", *method_html]
+            f"same number and dimension ({n_seeds} seeds) — in high dimension these are nearly orthogonal, so this "
+            "null sits near 0 with a narrow spread; p = label-permutation test on the method's own distances, "
+            "the sharper question (is this grouping tighter than an arbitrary one of the same sizes?).</p>", *method_html]
     if skipped:
         body.append("<h3>Skipped methods</h3>" + html_table(skipped, ["method", "reason"]))
     return html_page("valuebench report: value maps and analysis", "".join(body))

@@ -20,7 +20,7 @@ from valuebench.analysis.mds import mds_coordinates
 from valuebench.analysis.report import build_report, default_methods, html_figure, html_page, html_table, task_map_figure
 from valuebench.analysis.silhouette import silhouette_analysis
 from valuebench.commands.run import add_method_options, method_from_args
-from valuebench.display import add_format_option, fmt, print_json, print_table
+from valuebench.display import add_format_option, print_json, print_table
 from valuebench.errors import UserError
 from valuebench.values import list_value_sets, load_value_set
 from valuebench.vectors import cosine_similarity
@@ -142,7 +142,8 @@ def register(sub) -> None:
     p.add_argument("--value-set", help="value set to represent (with --method)")
     p.add_argument("--task", help="map this task's symmetrised ground-truth matrix instead of a method")
     p.add_argument("--dissimilarity", choices=["rank", "max-minus"], default="rank",
-                   help="how a task matrix becomes distances (see `valuebench map --help` docs)")
+                   help="--task only: (M+Mᵀ)/2 to distances by pair rank (default; scale-free) "
+                        "or by max − value (keeps the matrix's spacing)")
     p.add_argument("--label", help="value-set label to colour points by (default: the first label)")
     p.add_argument("--output", required=True, help="output .png or .html")
     add_format_option(p)
