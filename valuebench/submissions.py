@@ -237,6 +237,8 @@ def stage_upload(files: list[Path], name: str, pending_root: Path,
             shutil.copyfile(src, staging / base)
         sub = load_submission(staging, task_names)
         staging.rename(dest)
+    except UserError as exc:  # report file names, not server paths
+        raise UserError(str(exc).replace(f"{staging}/", "").replace(str(staging), name)) from None
     finally:
         shutil.rmtree(staging.parent, ignore_errors=True)
     sub.folder = dest
