@@ -1,0 +1,144 @@
+"""Leaderboard build: recomputed scores equal ``score()``, invalid entries listed, ties, filters, CLI."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from valuebench.board import tied_with_leader
+from valuebench.board_build import build
+from valuebench.board_scoring import score_many
+from valuebench.cli import main
+from valuebench.evaluate import score_similarity
+from valuebench.methods import get_method
+from valuebench.scoring import score
+from valuebench.submissions import load_submission
+from valuebench.submit import method_meta, represent_value_sets, write_submission
+from valuebench.tasks import get_task
+
+REPO = Path(__file__).parent.parent
+sys.path.insert(0, str(REPO / "leaderboard"))
+import board_view  # noqa: E402
+
+
+def _sims(rng, S, n, symmetric=True):
+    out = []
+    for _ in range(S):
+        v = rng.standard_normal((n, 6))
+        u = v / np.linalg.norm(v, axis=1, keepdims=True)
+        m = u @ u.T
+        out.append((m + m.T) / 2 if symmetric else m + 0.01 * rng.standard_normal((n, n)))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("pairs", ["off-diagonal", "upper-triangle"])
+@pytest.mark.parametrize("variant", ["plain", "nan-truth", "ties", "asymmetric"])
+def test_score_many_equals_score(pairs, variant):
+    rng = np.random.default_rng(len(pairs) + len(variant))
+    n = 9
+    truth = rng.standard_normal((n, n))
+    sims = _sims(rng, 5, n, symmetric=variant != "asymmetric")
+    if variant == "nan-truth":
+        truth[1, 4] = truth[6, 2] = np.nan
+    if variant == "ties":
+        truth, sims = np.round(truth), np.round(sims, 1)
+    many = score_many(sims, truth, pairs=pairs, n_permutations=300, n_bootstrap=300, seed=5)
+    for s, sim in enumerate(sims):
+        ref = score(sim, truth, pairs=pairs, n_permutations=300, n_bootstrap=300, seed=5)
+        got = (many.spearman[s], many.p_value[s], many.ci_low[s], many.ci_high[s])
+        assert np.allclose(got, (ref.spearman, ref.p_value, *ref.ci), atol=1e-9), (s, got, ref)
+
+
+def test_tied_with_leader_rule():
+    rng = np.random.default_rng(0)
+    base = rng.normal(0.5, 0.05, size=(1, 2, 400))
+    boot = np.concatenate([base, base - 0.3, base - 0.01 + rng.normal(0, 0.05, size=(1, 2, 400)),
+                           np.full((1, 2, 400), np.nan)]).astype(np.float32)
+    means = np.array([0.5, 0.2, 0.49, np.nan])
+    assert tied_with_leader(boot, means).tolist() == [True, False, True, False]
+
+
+@pytest.fixture
+def subs_root(tmp_path):
+    root = tmp_path / "subs"
+    for name in ("random", "tfidf"):
+        method = get_method(name)
+        write_submission(root, method_meta(method, name), represent_value_sets(method, ["constraints-9"]))
+    leaky = get_method("random", seed=3)
+    write_submission(root, method_meta(leaky, "leaky", derived_from=["tasks/scenarios/constraints-9 holdout split"]),
+                     represent_value_sets(leaky, ["constraints-9"]))
+    (root / "broken").mkdir()
+    (root / "broken" / "meta.yaml").write_text("name: [unclosed\n")
+    return root
+
+
+def test_build_recomputes_every_score(subs_root, tmp_path):
+    out = tmp_path / "data"
+    report = build(subs_root, out, figures=False)
+    table = pd.read_parquet(out / "leaderboard.parquet")
+    assert report["n_submissions"] == 4 and report["n_valid"] == 3
+    assert report["invalid"][0]["submission"] == "broken" and "malformed YAML" in report["invalid"][0]["error"]
+    task = get_task("fixture-constraints")
+    for name in ("random", "tfidf", "leaky"):
+        row = table.set_index("submission").loc[name]
+        ref = score_similarity(load_submission(subs_root / name).similarities["constraints-9"], task)
+        assert row["rho:fixture-constraints"] == pytest.approx(ref.spearman, abs=1e-9)
+        assert row["p:fixture-constraints"] == pytest.approx(ref.p_value, abs=1e-9)
+        assert (row["ci_low:fixture-constraints"], row["ci_high:fixture-constraints"]) == pytest.approx(ref.ci)
+        assert row["norm:fixture-constraints"] == pytest.approx(ref.spearman / 0.8)
+    assert list(table["status"]) == ["valid", "valid", "valid", "invalid"]
+    assert table["rank"].iloc[0] == 1 and table["tied_with_leader"].iloc[0]
+    assert table.set_index("submission").loc["leaky", "leakage"].startswith("saw evaluation data")
+    with np.load(out / "bootstrap.npz") as npz:
+        assert npz["boot"].shape == (3, 1, 1000)
+        assert list(npz["submissions"]) == list(table["submission"][:3])
+    cards = json.loads((out / "submissions.json").read_text())
+    assert {c["name"]: c["status"] for c in cards}["broken"] == "invalid"
+
+
+def test_build_writes_figures_and_cards(tmp_path):
+    root = tmp_path / "subs"
+    method = get_method("random")
+    write_submission(root, method_meta(method, "random"), represent_value_sets(method, ["constraints-9"]))
+    out = tmp_path / "data"
+    build(root, out, figures=True, n_permutations=50, n_bootstrap=50)
+    tasks = json.loads((out / "tasks.json").read_text())
+    assert tasks[0]["name"] == "fixture-constraints" and (out / tasks[0]["heatmap"]).read_bytes()[:4] == b"\x89PNG"
+    card = json.loads((out / "submissions.json").read_text())[0]
+    assert (out / card["maps"]["constraints-9"]).is_file() and "| method | `random` |" in card["markdown"]
+
+
+def test_view_filters_and_exports(subs_root, tmp_path):
+    out = tmp_path / "data"
+    build(subs_root, out, figures=False)
+    data = board_view.load(out)
+    full = board_view.view(data)
+    assert list(full["Submission"]) == list(data.valid["submission"])
+    assert full["ρ fixture-constraints"].tolist() == data.valid["rho:fixture-constraints"].round(3).tolist()
+    assert "leaky" not in board_view.view(data, hide_leakage=True)["Submission"].tolist()
+    assert board_view.view(data, search="tfidf")["Submission"].tolist() == ["tfidf"]
+    none = board_view.view(data, types=["no-such-type"])
+    assert none["Mean ρ"].isna().all() and not any(c.startswith("ρ ") for c in none.columns)
+    detail = board_view.view(data, details=True)
+    assert {"95% CI fixture-constraints", "p fixture-constraints"} <= set(detail.columns)
+    csv, js = board_view.export(full, tmp_path / "dl")
+    assert pd.read_csv(csv)["Submission"].tolist() == full["Submission"].tolist()
+    assert len(json.loads(js.read_text())) == len(full)
+
+
+def test_cli_build_json(subs_root, tmp_path, capsys):
+    out = tmp_path / "cli" / "leaderboard.parquet"
+    assert main(["leaderboard", "build", "--submissions", str(subs_root), "--output", str(out),
+                 "--no-figures", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["n_valid"] == 3 and len(payload["rows"]) == 3 and out.is_file()
+    assert payload["invalid"][0]["submission"] == "broken"
+
+
+def test_shipped_baselines_are_valid():
+    assert main(["submissions", "check", "--root", str(REPO / "submissions")]) == 0
