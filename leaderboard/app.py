@@ -135,9 +135,9 @@ def _methods_tab(data: view.BoardData) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             card = gr.Markdown(md0, elem_id="method-card")
-        with gr.Column(scale=2):
+        with gr.Column(scale=3):
             gallery = gr.Gallery(maps0, label="MDS maps of the submission's value similarities (values coloured "
-                                 "by category; closer = more similar)", columns=2, height=520,
+                                 "by category; closer = more similar)", columns=2, height=620,
                                  object_fit="contain", elem_id="method-maps")
     pick.change(lambda n: _card(data, n), pick, [card, gallery])
 
@@ -148,12 +148,12 @@ def submit_upload(name: str, files, pending: Path) -> str:
     try:
         sub, _ = stage_upload(paths, (name or "").strip(), pending)
     except UserError as exc:
-        return f"### ❌ Rejected\n\n{exc}\n\nNothing was stored. Fix the problem and upload again."
+        return f"### ✗ Rejected\n\n{exc}\n\nNothing was stored. Fix the problem and upload again."
     except Exception as exc:  # a bug must not take the page down; report it instead
-        return f"### ❌ Rejected\n\nunexpected error while validating ({type(exc).__name__}); nothing was stored."
+        return f"### ✗ Rejected\n\nunexpected error while validating ({type(exc).__name__}); nothing was stored."
     sets = ", ".join(f"`{k}` ({v})" for k, v in sub.kinds.items())
-    leak = f"\n\n⚠️ Flagged for possible leakage: {sub.leakage}" if sub.leakage else ""
-    return (f"### ✅ Valid: queued for review as `{sub.name}`\n\nValue sets: {sets}. Method `{sub.meta.method}` "
+    leak = f"\n\n⚠ Flagged for possible leakage: {sub.leakage}" if sub.leakage else ""
+    return (f"### ✓ Valid: queued for review as `{sub.name}`\n\nValue sets: {sets}. Method `{sub.meta.method}` "
             f"by {', '.join(sub.meta.authors)}.{leak}\n\nA maintainer will review it; the scores appear after the "
             "next build.")
 
