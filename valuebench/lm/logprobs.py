@@ -1,0 +1,75 @@
+"""Mean per-token log-probability of responses given conversations: the measurement every pipeline repeats.
+
+Stable signature (the ground-truth pipelines call it on thousands of pairs)::
+
+    response_logprobs(lm, conversations, responses, batch_size=16, steer=None, return_details=False)
+        -> np.ndarray [n]                      mean log-prob per response token (nats)
+        -> (mean [n], sum [n], count [n])      with return_details=True
+
+Speed: batches are length-sorted and left-padded; the forward runs the decoder stack only and the LM head
+(49k-way for SmolLM2) is applied just to the positions that predict response tokens, so no vocabulary
+log-softmax is ever computed for prompt positions. ``steer`` (a ``SteerSpec``) adds a vector at a layer on
+the response positions, which is how the persona-vector layer sweep asks "does this vector move the model?".
+An empty response has mean 0 and count 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from valuebench.lm.batching import base_model, encode_pair, left_pad, length_sorted_batches
+from valuebench.lm.loading import LM
+from valuebench.lm.steering import Steering, SteerSpec
+
+HEAD_CHUNK = 512  # rows of the LM head computed at once (bounds the [rows, vocab] float32 buffer)
+
+
+def _token_logprobs(lm: LM, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    head = lm.model.get_output_embeddings()
+    out = torch.empty(len(targets), dtype=torch.float32, device=hidden.device)
+    for i in range(0, len(targets), HEAD_CHUNK):
+        logits = head(hidden[i:i + HEAD_CHUNK]).float()
+        out[i:i + HEAD_CHUNK] = torch.log_softmax(logits, dim=-1).gather(1, targets[i:i + HEAD_CHUNK, None])[:, 0]
+    return out
+
+
+def _batch_sums(lm: LM, batch, steering: Steering | None, rows) -> torch.Tensor:
+    if steering is not None:
+        steering.set_batch(rows, batch.response_mask)
+    hidden = base_model(lm.model)(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                                  position_ids=batch.position_ids, use_cache=False).last_hidden_state
+    predictors = torch.zeros_like(batch.response_mask)
+    predictors[:, :-1] = batch.response_mask[:, 1:]  # position t predicts token t+1
+    row_of = predictors.nonzero(as_tuple=True)[0]
+    token_lp = _token_logprobs(lm, hidden[predictors], batch.input_ids[batch.response_mask])
+    return torch.zeros(len(batch.lengths), dtype=torch.float32).index_add_(0, row_of.cpu(), token_lp.cpu())
+
+
+@torch.inference_mode()
+def response_logprobs(lm: LM, conversations: list[list[dict]], responses: list[str], batch_size: int = 16,
+                      steer: SteerSpec | None = None, return_details: bool = False, progress: bool | str = False):
+    """Mean per-token log-prob of each response after its chat-templated conversation (see module doc)."""
+    if len(conversations) != len(responses):
+        raise ValueError("conversations and responses differ in length")
+    pairs = [encode_pair(lm.tokenizer, c, r) for c, r in zip(conversations, responses)]
+    sums = np.zeros(len(pairs))
+    counts = np.array([len(r) for _, r in pairs], dtype=np.int64)
+    steering = Steering(lm, steer.layer, steer.vectors, steer.coeff) if steer is not None else None
+    bar = tqdm(total=len(pairs), desc=progress if isinstance(progress, str) else "log-probs", unit="item",
+               disable=not progress, leave=False)
+    try:
+        if steering is not None:
+            steering.__enter__()
+        for idx in length_sorted_batches([len(p) + len(r) for p, r in pairs], batch_size):
+            batch = left_pad([pairs[i] for i in idx], lm.tokenizer.pad_token_id).to(lm.device)
+            rows = idx if steer is not None and steer.per_item() else None
+            sums[idx] = _batch_sums(lm, batch, steering, rows).numpy()
+            bar.update(len(idx))
+    finally:
+        if steering is not None:
+            steering.__exit__(None, None, None)
+        bar.close()
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    return (means, sums, counts) if return_details else means
