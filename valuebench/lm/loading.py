@@ -152,12 +152,18 @@ def _hf_folder(model: str) -> tuple[Path, str]:
 
 def _load_folder(folder: Path, name: str, revision: str, device, dtype) -> LM:
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a sub-second load needs no bar (and the CLI's stderr stays one line)
     try:
         tok = AutoTokenizer.from_pretrained(str(folder))
         model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype)
     except (OSError, ValueError, KeyError) as exc:
         raise UserError(f"cannot load model {name!r}: {str(exc).splitlines()[0][:200]}") from None
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     if not getattr(tok, "chat_template", None):
         raise UserError(f"model {name!r} has no chat template; valuebench needs an instruction-tuned chat model")
     if tok.pad_token_id is None:

@@ -20,6 +20,9 @@ BUILTIN = {
     "random": "valuebench.methods.random_vectors:RandomVectors",
     "tfidf": "valuebench.methods.tfidf:TfidfStatements",
     "sentence-embedding": "valuebench.methods.sentence_embedding:SentenceEmbedding",
+    "persona-vector": "valuebench.methods.persona_vector:PersonaVector",
+    "persona-vector-conflict": "valuebench.methods.persona_vector_conflict:PersonaVectorConflict",
+    "activation-diff": "valuebench.methods.activation_diff:ActivationDiff",
 }
 
 _extra: dict[str, str] = {}
