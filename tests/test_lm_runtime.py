@@ -149,3 +149,16 @@ def test_bad_inputs_raise_user_error(tiny, tmp_path):
     (no_template / "chat_template.jinja").unlink(missing_ok=True)
     with pytest.raises(UserError, match="no chat template"):
         load_lm(str(no_template))
+
+
+def test_shared_prompt_scoring_equals_unshared(tiny):
+    convs = [c for c in CONVS for _ in range(3)][:-1]  # groups of 3, 3, 3 and 2 responses per prompt
+    resps = [f"{r} {'and more ' * k}" for r in RESPS for k in range(3)][:-1]
+    shared = response_logprobs(tiny, convs, resps, batch_size=2, return_details=True)
+    plain = response_logprobs(tiny, convs, resps, batch_size=5, return_details=True, share_prompts=False)
+    np.testing.assert_allclose(shared[0], plain[0], atol=1e-5)
+    np.testing.assert_array_equal(shared[2], plain[2])
+    vecs = np.random.default_rng(0).normal(size=(len(convs), tiny.hidden_size)).astype(np.float32)
+    spec = SteerSpec(1, vecs, 2.0)
+    np.testing.assert_allclose(response_logprobs(tiny, convs, resps, batch_size=2, steer=spec),
+                               response_logprobs(tiny, convs, resps, steer=spec, share_prompts=False), atol=1e-5)

@@ -8,7 +8,8 @@ Stable signature (the ground-truth pipelines call it on thousands of pairs)::
 
 Speed: batches are length-sorted and left-padded; the forward runs the decoder stack only and the LM head
 (49k-way for SmolLM2) is applied just to the positions that predict response tokens, so no vocabulary
-log-softmax is ever computed for prompt positions. ``steer`` (a ``SteerSpec``) adds a vector at a layer on
+log-softmax is ever computed for prompt positions. Items that repeat a prompt (follow and violate after the
+same scenario) share one prompt forward through its KV cache. ``steer`` (a ``SteerSpec``) adds a vector at a layer on
 the response positions, which is how the persona-vector layer sweep asks "does this vector move the model?".
 An empty response has mean 0 and count 0.
 """
@@ -21,6 +22,7 @@ from tqdm.auto import tqdm
 
 from valuebench.lm.batching import base_model, encode_pair, left_pad, length_sorted_batches
 from valuebench.lm.loading import LM
+from valuebench.lm.shared_prefix import shared_prefix_sums
 from valuebench.lm.steering import Steering, SteerSpec
 
 HEAD_CHUNK = 512  # rows of the LM head computed at once (bounds the [rows, vocab] float32 buffer)
@@ -49,8 +51,14 @@ def _batch_sums(lm: LM, batch, steering: Steering | None, rows) -> torch.Tensor:
 
 @torch.inference_mode()
 def response_logprobs(lm: LM, conversations: list[list[dict]], responses: list[str], batch_size: int = 16,
-                      steer: SteerSpec | None = None, return_details: bool = False, progress: bool | str = False):
-    """Mean per-token log-prob of each response after its chat-templated conversation (see module doc)."""
+                      steer: SteerSpec | None = None, return_details: bool = False, progress: bool | str = False,
+                      share_prompts: bool = True):
+    """Mean per-token log-prob of each response after its chat-templated conversation (see module doc).
+
+    With ``share_prompts`` (default) items whose templated prompts are identical (a scenario's follow and
+    violate responses) share one prompt forward and its KV cache (``shared_prefix``); ``batch_size`` then
+    counts prompts. Results equal the unshared computation up to float rounding (tests check it).
+    """
     if len(conversations) != len(responses):
         raise ValueError("conversations and responses differ in length")
     pairs = [encode_pair(lm.tokenizer, c, r) for c, r in zip(conversations, responses)]
@@ -62,7 +70,13 @@ def response_logprobs(lm: LM, conversations: list[list[dict]], responses: list[s
     try:
         if steering is not None:
             steering.__enter__()
-        for idx in length_sorted_batches([len(p) + len(r) for p, r in pairs], batch_size):
+        if share_prompts and len({tuple(p) for p, _ in pairs}) < len(pairs):
+            per_item = steer is not None and steer.per_item()
+            sums = shared_prefix_sums(lm, pairs, batch_size, _token_logprobs, steering, per_item, bar)
+            idx_batches = []
+        else:
+            idx_batches = length_sorted_batches([len(p) + len(r) for p, r in pairs], batch_size)
+        for idx in idx_batches:
             batch = left_pad([pairs[i] for i in idx], lm.tokenizer.pad_token_id).to(lm.device)
             rows = idx if steer is not None and steer.per_item() else None
             sums[idx] = _batch_sums(lm, batch, steering, rows).numpy()
