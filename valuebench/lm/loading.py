@@ -67,9 +67,9 @@ def _pick_device_dtype(device, dtype):
         # bf16 only where the hardware has it; this CPU would emulate it at a large cost
         dtype = torch.bfloat16 if str(device).startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
     elif isinstance(dtype, str):
-        dtype = getattr(torch, dtype, None)
-        if dtype is None:
-            raise UserError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
+        name, dtype = dtype, getattr(torch, dtype, None)
+        if not isinstance(dtype, torch.dtype):
+            raise UserError(f"unknown dtype {name!r}; use float32, bfloat16 or float16")
     return device, dtype
 
 
@@ -138,7 +138,7 @@ def _hf_folder(model: str) -> tuple[Path, str]:
         blob = (local / "config.json").read_bytes() + json.dumps(
             sorted((p.name, p.stat().st_size) for p in local.glob("*.safetensors"))).encode()
         return local, "local:" + hashlib.sha256(blob).hexdigest()[:12]
-    if model.startswith((".", "/", "~")) or model.count("/") > 1 or os.sep in model and model.count("/") != 1:
+    if model.startswith((".", "/", "~")) or model.count("/") > 1:  # a path, not an "org/name" hub id
         raise UserError(f"model path {model!r} does not exist")
     from huggingface_hub import snapshot_download
 

@@ -13,9 +13,8 @@ import time
 import numpy as np
 
 from valuebench.lm import EMBEDDED_DEFAULT, load_lm
-from valuebench.lm.activations import response_activations
 from valuebench.methods.base import Method
-from valuebench.methods.persona_common import value_scenarios
+from valuebench.methods.persona_prompts import value_scenarios
 from valuebench.values import ValueSet
 from valuebench.vectors import Representation
 
@@ -33,6 +32,8 @@ class ActivationDiff(Method):
     n_scenarios: int | None = 20
 
     def represent(self, value_set: ValueSet) -> Representation:
+        from valuebench.lm.activations import response_activations
+
         start = time.perf_counter()
         lm = load_lm(self.model)
         layer = lm.check_layer(self.layer) if self.layer is not None else min(lm.n_layers - 1, round(2 * lm.n_layers / 3))

@@ -13,8 +13,7 @@ import time
 from valuebench.errors import UserError
 from valuebench.lm import EMBEDDED_DEFAULT, load_lm
 from valuebench.methods.base import Method
-from valuebench.methods.persona_common import (EXTRACT_QUESTIONS, candidate_layers, pro_anti_vectors,
-                                               select_layer)
+from valuebench.methods.persona_prompts import EXTRACT_QUESTIONS
 from valuebench.values import ValueSet
 from valuebench.vectors import Representation
 
@@ -40,6 +39,8 @@ class PersonaBase(Method):
         raise NotImplementedError
 
     def represent(self, value_set: ValueSet) -> Representation:
+        from valuebench.methods.persona_common import candidate_layers, pro_anti_vectors, select_layer
+
         start = time.perf_counter()
         lm = load_lm(self.model)
         layers = candidate_layers(lm, self.sweep_layers)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from valuebench.methods.persona_common import value_scenarios
+from valuebench.methods.persona_prompts import value_scenarios
 from valuebench.methods.persona_vector import PersonaBase
 from valuebench.values import ValueSet
 
