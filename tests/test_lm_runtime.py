@@ -135,6 +135,10 @@ def test_sampling_is_deterministic_given_seed(tiny):
 def test_bad_inputs_raise_user_error(tiny, tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         load_lm(str(tmp_path / "no-such-model"))
+    with pytest.raises(UserError, match="neither a local folder nor in the Hugging Face cache"):
+        load_lm("no-such-org/no-such-model")
+    with pytest.raises(UserError, match="unknown embedded model"):
+        load_lm("embedded:NoSuchModel")
     with pytest.raises(UserError, match="out of range"):
         response_activations(tiny, CONVS, RESPS, [tiny.n_layers])
     with pytest.raises(UserError, match="out of range"):

@@ -43,8 +43,8 @@ class ActivationDiff(Method):
                 convs += [sc.messages(), sc.messages()]
                 resps += [sc.response_follow, sc.response_violate]
                 owner += [vi, vi]
-        acts = response_activations(lm, convs, resps, [layer], batch_size=self.batch_size,
-                                    progress="activations")[:, 0]
+        batch = lm.forward_batch_size(self.batch_size)
+        acts = response_activations(lm, convs, resps, [layer], batch_size=batch, progress="activations")[:, 0]
         diff = acts[0::2] - acts[1::2]
         owner = np.array(owner[0::2])
         vectors = np.stack([diff[owner == vi].mean(0) for vi in range(len(value_set))]).astype("float64")

@@ -46,7 +46,7 @@ def pro_anti_vectors(lm: LM, value_set: ValueSet, user_turns: dict[str, list[lis
                      batch_size=opts.batch_size, progress="rollouts")
     keep = [i for i, t in enumerate(texts) if t.strip()]
     acts = response_activations(lm, [convs[i] for i in keep], [texts[i] for i in keep], layers,
-                                batch_size=opts.batch_size, progress="activations")
+                                batch_size=lm.forward_batch_size(opts.batch_size), progress="activations")
     diffs = np.zeros((len(value_set), len(layers), lm.hidden_size), dtype=np.float32)
     for vi, value in enumerate(value_set.values):
         pos = [k for k, i in enumerate(keep) if owner[i] == (vi, 1)]
@@ -74,15 +74,21 @@ def select_layer(lm: LM, value_set: ValueSet, diffs: np.ndarray, layers: list[in
     def margins(lp):
         return lp[0::2] - lp[1::2]
 
-    base = margins(response_logprobs(lm, convs, resps, batch_size=opts.batch_size, progress="sweep: unsteered"))
+    batch = lm.forward_batch_size(opts.batch_size)
+    base = margins(response_logprobs(lm, convs, resps, batch_size=batch, progress="sweep: unsteered"))
     table = {}
     for j, layer in enumerate(layers):
         steer = SteerSpec(layer, diffs[owner, j], opts.steer_coeff)
-        lp = response_logprobs(lm, convs, resps, batch_size=opts.batch_size, steer=steer,
+        lp = response_logprobs(lm, convs, resps, batch_size=batch, steer=steer,
                                progress=f"sweep: layer {layer}")
         rise = margins(lp) - base
         per_value = {value_set.ids[vi]: float(rise[owner[0::2] == vi].mean()) for vi in np.unique(owner)}
         table[str(layer)] = {"mean_rise": float(np.mean(list(per_value.values()))), "per_value": per_value}
     chosen = max(layers, key=lambda layer: table[str(layer)]["mean_rise"])
+    # control: the same steering with the next value's vector; a value-specific vector should beat it
+    other = diffs[(owner + 1) % len(value_set), layers.index(chosen)]
+    lp = response_logprobs(lm, convs, resps, batch_size=batch, steer=SteerSpec(chosen, other, opts.steer_coeff),
+                           progress="sweep: control")
     return chosen, {"metric": "mean over values of (steered - unsteered) follow-violate mean log-prob margin",
-                    "coeff": opts.steer_coeff, "n_scenarios": int(len(convs) // 2), "layers": table}
+                    "coeff": opts.steer_coeff, "n_scenarios": int(len(convs) // 2), "layers": table,
+                    "control_other_value_rise": float((margins(lp) - base).mean())}
