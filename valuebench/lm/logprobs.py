@@ -2,9 +2,12 @@
 
 Stable signature (the ground-truth pipelines call it on thousands of pairs)::
 
-    response_logprobs(lm, conversations, responses, batch_size=16, steer=None, return_details=False)
+    response_logprobs(lm, conversations, responses, batch_size=16, steer=None, return_details=False,
+                      progress=False, share_prompts=True)
+        conversations: list of chat message lists (``[{"role", "content"}, ...]``, up to the user turn)
+        responses:     list of assistant texts, one per conversation
         -> np.ndarray [n]                      mean log-prob per response token (nats)
-        -> (mean [n], sum [n], count [n])      with return_details=True
+        -> (mean [n], sum [n], count [n])      with return_details=True (count = response tokens)
 
 Speed: batches are length-sorted and left-padded; the forward runs the decoder stack only and the LM head
 (49k-way for SmolLM2) is applied just to the positions that predict response tokens, so no vocabulary
