@@ -42,9 +42,13 @@ class DataFile(_Strict):
 
 
 class NoiseCeiling(_Strict):
+    """``value`` is the Spearman correlation between replicate matrices over the scored pairs: what a
+    perfect predictor of one replicate could be expected to reach against another."""
+
     value: float | None = Field(default=None, ge=-1, le=1)
     method: str
-    raw_split_half: float | None = None
+    n_replicates: int | None = None
+    spearman_brown: float | None = None
 
 
 class Provenance(_Strict):

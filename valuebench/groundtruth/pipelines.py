@@ -1,0 +1,163 @@
+"""The three pipelines end to end: measure, build M and replicates, write the task folder and card."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from valuebench.errors import UserError
+from valuebench.groundtruth import cards, judges, steering
+from valuebench.groundtruth.choice import scenario_margins
+from valuebench.groundtruth.matrix import ceiling_summary, half_split, rates, shift_matrix
+from valuebench.groundtruth.publish import write_task
+from valuebench.groundtruth.workdir import Workdir
+from valuebench.scenarios import Scenario, load_scenarios, scenarios_dir
+from valuebench.values import ValueSet, load_value_set
+
+
+@dataclasses.dataclass
+class RunSpec:
+    kind: str  # steering | dpo | judges
+    value_set: str
+    model: str
+    seed: int = 0
+    output: Path = Path("tasks")
+    work_dir: Path | None = None
+    batch_size: int = 8
+    scenario_dir: Path | None = None
+    values: list[str] | None = None  # restrict to these value ids (CI, smoke runs)
+    max_holdout: int | None = None
+    max_train: int | None = None
+    n_phrasings: int = 2
+    dpo: dict = dataclasses.field(default_factory=dict)
+    task_name: str | None = None
+
+
+TASK_TYPES = {"steering": "prompt-steering", "dpo": "dpo-generalization", "judges": "judge-agreement"}
+
+
+def _short_model(lm) -> str:
+    return lm.name.split("/")[-1].replace("embedded:", "").replace("-Instruct", "").lower()
+
+
+def load_data(spec: RunSpec) -> tuple[ValueSet, list[Scenario], list[Scenario], str]:
+    vs = load_value_set(spec.value_set)
+    if spec.values:
+        unknown = [v for v in spec.values if v not in vs.ids]
+        if unknown:
+            raise UserError(f"unknown value ids {unknown}; valid ids: {', '.join(vs.ids)}")
+        vs = ValueSet.model_validate({**vs.model_dump(), "values": [v.model_dump() for v in vs.values
+                                                                     if v.id in spec.values]})
+    folder = Path(spec.scenario_dir) if spec.scenario_dir else scenarios_dir(vs.name)
+    digest = hashlib.sha256()
+    train, holdout = [], []
+    for vid in vs.ids:
+        path = folder / f"{vid}.jsonl"
+        if not path.is_file():
+            raise UserError(f"no scenarios for value {vid!r}: {path} is missing")
+        digest.update(path.read_bytes())
+        rows = load_scenarios(vs, vid, root=folder)
+        tr = [s for s in rows if s.split == "train"][: spec.max_train]
+        ho = [s for s in rows if s.split == "holdout"][: spec.max_holdout]
+        if not ho:
+            raise UserError(f"value {vid!r} has no holdout scenarios in {path}; every pipeline measures on holdout")
+        if spec.kind == "dpo" and len(tr) < 2:
+            raise UserError(f"value {vid!r} has {len(tr)} train scenarios in {path}; DPO needs at least 2")
+        train += tr
+        holdout += ho
+    return vs, train, holdout, digest.hexdigest()
+
+
+def _dpo_measure(lm, vs: ValueSet, train: list[Scenario], holdout: list[Scenario], work: Workdir,
+                 spec: RunSpec) -> dict:
+    from valuebench.groundtruth.dpo import DPOSettings, train_dpo
+
+    settings = DPOSettings(**spec.dpo)
+    if not work.done("dpo-base"):
+        m = scenario_margins(lm.model, lm.tokenizer, holdout, None, batch_size=spec.batch_size)
+        work.save("dpo-base", {"margins": {s.id: float(x) for s, x in zip(holdout, m)}})
+    base = work.load("dpo-base")["margins"]
+    runs = {}
+    units = [(r, v) for r in (0, 1) for v in vs.ids]
+    bar = tqdm(units, desc="dpo", unit="run")
+    for r, vid in bar:
+        unit = f"dpo-r{r}-{vid}"
+        bar.set_postfix_str(unit)
+        if not work.done(unit):
+            ids = [s.id for s in train if s.value_id == vid]
+            half = set(half_split(ids, spec.seed)[r])
+            data = [s for s in train if s.id in half]
+            with tempfile.TemporaryDirectory() as tmp:
+                model, log, wall = train_dpo(str(lm.path), lm.tokenizer, data, settings, spec.seed + r, tmp)
+            start = time.perf_counter()
+            m = scenario_margins(model, lm.tokenizer, holdout, None, batch_size=spec.batch_size)
+            work.save(unit, {"margins": {s.id: float(x) for s, x in zip(holdout, m)}, "train_ids": sorted(half),
+                             "train_log": log, "train_s": round(wall, 2),
+                             "eval_s": round(time.perf_counter() - start, 2), "settings": dataclasses.asdict(settings)})
+            del model
+        runs[(r, vid)] = work.load(unit)
+    bar.close()
+    n = len(vs)
+    reps = []
+    for r in (0, 1):
+        a = np.array([[rates([runs[(r, vi)]["margins"][s.id] for s in holdout if s.value_id == vj])
+                       for vj in vs.ids] for vi in vs.ids])
+        a0 = np.array([rates([base[s.id] for s in holdout if s.value_id == vj]) for vj in vs.ids])
+        reps.append(shift_matrix(a, a0))
+    timing = {"train_s_per_value": float(np.mean([v["train_s"] for v in runs.values()])),
+              "eval_s_per_value": float(np.mean([v["eval_s"] for v in runs.values()]))}
+    logs = {f"r{r}-{v}": runs[(r, v)]["train_log"] for (r, v) in runs}
+    return {"M": np.nanmean(np.stack(reps), axis=0) if n else None, "replicates": reps, "timing": timing,
+            "logs": logs, "settings": dataclasses.asdict(settings)}
+
+
+def run(spec: RunSpec, lm=None) -> Path:
+    """Run one pipeline and publish its task folder; returns the folder."""
+    from valuebench.lm import load_lm
+
+    vs, train, holdout, data_hash = load_data(spec)
+    lm = lm or load_lm(spec.model)
+    name = spec.task_name or f"{TASK_TYPES[spec.kind]}-{_short_model(lm)}-{vs.name}"
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(spec).items()
+              if k not in {"output", "work_dir"}}
+    config.update({"data_sha256": data_hash, "model_revision": lm.revision})
+    work = Workdir(spec.work_dir or Path(spec.output) / ".work" / name, config)
+    start = time.perf_counter()
+    if spec.kind == "steering":
+        margins = steering.run_conditions(lm, vs, holdout, work, n_phrasings=spec.n_phrasings,
+                                          batch_size=spec.batch_size)
+        result = steering.matrices(vs, holdout, margins, spec.seed)
+        pairs, how = "off-diagonal", "Spearman between M from two disjoint random halves of each value's holdout"
+    elif spec.kind == "judges":
+        scores = judges.run_judges(lm, vs, holdout, work, batch_size=spec.batch_size)
+        result = judges.matrices(holdout, scores, spec.seed)
+        pairs, how = "upper-triangle", "Spearman between agreement matrices on two disjoint random halves of the pool"
+    elif spec.kind == "dpo":
+        result = _dpo_measure(lm, vs, train, holdout, work, spec)
+        pairs, how = "off-diagonal", "Spearman between M of two DPO replicates (disjoint train halves, seeds s, s+1)"
+    else:
+        raise UserError(f"unknown pipeline {spec.kind!r}; valid pipelines: steering, dpo, judges")
+    wall = time.perf_counter() - start
+    ceiling = ceiling_summary(result["replicates"], pairs, how)
+    config["hardware"] = hardware()
+    meta = cards.metadata(name, spec, vs, lm, pairs, ceiling, config, wall)
+    body = cards.body(spec, vs, lm, train, holdout, ceiling, result, wall, config)
+    extra = cards.extra_files(result, vs.ids)
+    return write_task(Path(spec.output) / name, meta, result["M"], vs.ids, body, result["replicates"], extra)
+
+
+def hardware() -> str:
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}"
+
+
+def today() -> dt.date:
+    return dt.date.today()
