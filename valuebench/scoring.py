@@ -135,7 +135,7 @@ def split_half_ceiling(replicates: list[np.ndarray], pairs: str = "off-diagonal"
             rhos.append(stats.spearmanr(ra[valid], rb[valid]).statistic)
     raw = float(np.mean(rhos))
     k = len(replicates)
-    corrected = k * raw / (1 + (k - 1) * raw) if raw > -1 / (k - 1) else float("nan")
+    corrected = k * raw / (1 + (k - 1) * raw) if raw > 0 else float("nan")  # undefined for r <= 0
     return raw, float(corrected)
 
 

@@ -1,8 +1,9 @@
 """Measuring a model's choice: log-probabilities of continuations that share a prompt.
 
 Every ground-truth pipeline asks the same question thousands of times: given this conversation, how
-likely is each of a few continuations (the follow and violate responses; or a judge's question followed by
-"Yes"/"No")? The prompt is the expensive part and is shared, so it is run once with a KV cache and every
+likely is each of a few continuations? Scenario margins go through ``valuebench.lm.response_logprobs``;
+judges need something it does not do: many different questions after one shared reply, and the
+next-token distribution ("Yes"/"No") after each. The prompt is the expensive part and is shared, so it is run once with a KV cache and every
 continuation is run on top of it, the cache cropped back between continuations. On this CPU that saves
 40-80% of the forward work over scoring each full sequence; ``tests/test_groundtruth.py`` checks the result
 equals the plain full-sequence computation.
@@ -96,7 +97,7 @@ def _score_batch(model, prefixes, continuations, next_ids, pad, want_tokens: boo
             last = torch.tensor([len(c) - 1 for c in conts], device=device)
             final = logits[torch.arange(B), last] if keep is None else logits[:, -1]
             nexts[:, k] = torch.log_softmax(final, -1)[:, next_ids].cpu().numpy()
-        cache.crop(width)
+        cache.crop(-L)  # drop this continuation, keep the shared prompt
     return sums, counts, nexts
 
 
@@ -121,16 +122,16 @@ def score_continuations(model, tokenizer, prefixes: list[list[int]], continuatio
     return Scored(sums, counts, nexts)
 
 
-def scenario_margins(model, tokenizer, scenarios: list[Scenario], system: str | None, *,
-                     batch_size: int = 8, progress=None) -> np.ndarray:
-    """Per scenario: mean per-token log-prob of ``response_follow`` minus that of ``response_violate``."""
-    prefixes, conts = [], []
-    for sc in scenarios:
-        messages = sc.messages(system)
-        pre = prompt_ids(tokenizer, messages)
-        prefixes.append(pre)
-        conts.append([response_ids(tokenizer, messages, sc.response_follow, pre),
-                      response_ids(tokenizer, messages, sc.response_violate, pre)])
-    scored = score_continuations(model, tokenizer, prefixes, conts, batch_size=batch_size, progress=progress)
-    mean = scored.mean_logprob
-    return mean[:, 0] - mean[:, 1]
+def scenario_margins(lm, scenarios: list[Scenario], system: str | None, *, batch_size: int = 8,
+                     progress=None) -> np.ndarray:
+    """Per scenario: mean per-token log-prob of ``response_follow`` minus that of ``response_violate``
+    (``valuebench.lm.response_logprobs`` shares each scenario's prompt between the two replies)."""
+    from valuebench.lm import response_logprobs
+
+    convs = [sc.messages(system) for sc in scenarios]
+    means = response_logprobs(lm, convs + convs, [s.response_follow for s in scenarios]
+                              + [s.response_violate for s in scenarios], batch_size=batch_size)
+    if progress is not None:
+        progress.update(len(scenarios))
+    n = len(scenarios)
+    return means[:n] - means[n:]

@@ -83,7 +83,7 @@ def _dpo_measure(lm, vs: ValueSet, train: list[Scenario], holdout: list[Scenario
 
     settings = DPOSettings(**spec.dpo)
     if not work.done("dpo-base"):
-        m = scenario_margins(lm.model, lm.tokenizer, holdout, None, batch_size=spec.batch_size)
+        m = scenario_margins(lm, holdout, None, batch_size=spec.batch_size)
         work.save("dpo-base", {"margins": {s.id: float(x) for s, x in zip(holdout, m)}})
     base = work.load("dpo-base")["margins"]
     runs = {}
@@ -99,7 +99,7 @@ def _dpo_measure(lm, vs: ValueSet, train: list[Scenario], holdout: list[Scenario
             with tempfile.TemporaryDirectory() as tmp:
                 model, log, wall = train_dpo(str(lm.path), lm.tokenizer, data, settings, spec.seed + r, tmp)
             start = time.perf_counter()
-            m = scenario_margins(model, lm.tokenizer, holdout, None, batch_size=spec.batch_size)
+            m = scenario_margins(dataclasses.replace(lm, model=model), holdout, None, batch_size=spec.batch_size)
             work.save(unit, {"margins": {s.id: float(x) for s, x in zip(holdout, m)}, "train_ids": sorted(half),
                              "train_log": log, "train_s": round(wall, 2),
                              "eval_s": round(time.perf_counter() - start, 2), "settings": dataclasses.asdict(settings)})
@@ -120,12 +120,20 @@ def _dpo_measure(lm, vs: ValueSet, train: list[Scenario], holdout: list[Scenario
             "logs": logs, "settings": dataclasses.asdict(settings)}
 
 
+TINY = "tiny-random"
+
+
+def load_subject(model: str):
+    """The subject model; ``tiny-random`` is a tiny random Llama for smoke runs and CI (not a real task)."""
+    from valuebench.lm import load_lm, tiny_llama
+
+    return tiny_llama() if model == TINY else load_lm(model)
+
+
 def run(spec: RunSpec, lm=None) -> Path:
     """Run one pipeline and publish its task folder; returns the folder."""
-    from valuebench.lm import load_lm
-
     vs, train, holdout, data_hash = load_data(spec)
-    lm = lm or load_lm(spec.model)
+    lm = lm or load_subject(spec.model)
     name = spec.task_name or f"{TASK_TYPES[spec.kind]}-{_short_model(lm)}-{vs.name}"
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(spec).items()
               if k not in {"output", "work_dir"}}

@@ -42,7 +42,7 @@ def run_conditions(lm, value_set: ValueSet, holdout: list[Scenario], work: Workd
     for cond, prompts in conditions.items():
         unit = f"steer-{cond}"
         if not work.done(unit):
-            per_prompt = [scenario_margins(lm.model, lm.tokenizer, holdout, p, batch_size=batch_size, progress=bar)
+            per_prompt = [scenario_margins(lm, holdout, p, batch_size=batch_size, progress=bar)
                           for p in prompts]
             margins = np.mean(per_prompt, axis=0)
             work.save(unit, {"condition": cond, "prompts": prompts,

@@ -1,0 +1,53 @@
+"""``valuebench groundtruth steering|dpo|judges|all``: run a pipeline and publish its task folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from valuebench.errors import UserError
+
+KINDS = ("steering", "dpo", "judges")
+#: what `make groundtruth` ships: (pipeline, value set)
+SHIPPED = (("judges", "constraints-9"), ("steering", "constraints-9"), ("dpo", "constraints-9"),
+           ("judges", "ccai-21"), ("steering", "ccai-21"))
+
+
+def _spec(args, kind: str, value_set: str):
+    from valuebench.groundtruth.pipelines import RunSpec
+
+    return RunSpec(kind=kind, value_set=value_set, model=args.model, seed=args.seed, output=Path(args.output),
+                   work_dir=Path(args.work_dir) if args.work_dir else None, batch_size=args.batch_size,
+                   values=[v.strip() for v in args.values.split(",")] if args.values else None,
+                   max_holdout=args.max_holdout, max_train=args.max_train)
+
+
+def _run(args) -> int:
+    from valuebench.groundtruth.pipelines import load_subject, run
+
+    if args.kind == "all":
+        if args.work_dir:
+            raise UserError("--work-dir applies to one pipeline; `all` keeps one work folder per task")
+        lm = load_subject(args.model)
+        for kind, vs in SHIPPED:
+            print(f"wrote {run(_spec(args, kind, vs), lm)}", flush=True)
+        return 0
+    if not args.value_set:
+        raise UserError(f"groundtruth {args.kind} needs --value-set")
+    print(f"wrote {run(_spec(args, args.kind, args.value_set))}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("groundtruth", help="measure a ground-truth matrix and write it as a task")
+    p.add_argument("kind", choices=[*KINDS, "all"])
+    p.add_argument("--value-set")
+    p.add_argument("--model", default="embedded:SmolLM2-135M-Instruct",
+                   help="model path or id; tiny-random = a tiny random Llama for smoke runs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", default="tasks", help="folder the task folder is written into")
+    p.add_argument("--work-dir", help="resumable work folder (default: <output>/.work/<task>)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--values", help="only these value ids (smoke runs)")
+    p.add_argument("--max-holdout", type=int, help="at most this many holdout scenarios per value (smoke runs)")
+    p.add_argument("--max-train", type=int, help="at most this many train scenarios per value (smoke runs)")
+    p.set_defaults(func=_run)
