@@ -123,16 +123,20 @@ class Task:
         return path
 
     def _aligned(self, data: DataFile) -> np.ndarray:
-        """The matrix reordered to the value set's id order (rows = trained/steered value i)."""
+        """The matrix reordered to the value set's id order (rows = trained/steered value i).
+
+        A task may cover a subset of its value set: values it did not measure become NaN rows and
+        columns, which scoring skips. Ids the value set does not know are an error."""
         frame = read_matrix_csv(self._verified(data))
         ids = self.value_set.ids
         for axis, labels in (("rows", frame.index), ("columns", frame.columns)):
-            if sorted(labels) != sorted(ids):
-                missing = sorted(set(ids) - set(labels))
-                unknown = sorted(set(labels) - set(ids))
+            unknown = sorted(set(labels) - set(ids))
+            if unknown or len(set(labels)) != len(labels):
                 raise UserError(f"task {self.name}: matrix {axis} do not match value set "
-                                f"{self.metadata.value_set} (missing {missing}, unknown {unknown})")
-        return frame.loc[ids, ids].to_numpy(dtype=float)
+                                f"{self.metadata.value_set} (unknown or repeated ids {unknown or list(labels)})")
+        if sorted(frame.index) != sorted(frame.columns):
+            raise UserError(f"task {self.name}: matrix rows and columns name different values")
+        return frame.reindex(index=ids, columns=ids).to_numpy(dtype=float)
 
     @cached_property
     def matrix(self) -> np.ndarray:

@@ -76,7 +76,7 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config) -> str:
         f"- value set: `{vs.name}` ({len(vs)} values); scenarios per value: ~{n_train} train, ~{n_hold} holdout "
         f"(data sha256 `{config['data_sha256'][:16]}…`)",
         f"- seed: {spec.seed}; replicates: {ceiling['n_replicates']}",
-        f"- noise ceiling: **{ceiling['value']:.3f}** ({ceiling['method']}); Spearman-Brown for the full matrix: "
+        f"- noise ceiling: **{ceiling['value']}** ({ceiling['method']}); Spearman-Brown for the full matrix: "
         f"{ceiling['spearman_brown'] if ceiling['spearman_brown'] is not None else 'undefined (ceiling <= 0)'}",
         f"- wall time: {wall / 60:.1f} min on {config.get('hardware', '') or 'this machine'}",
         f"- reproduce: `valuebench groundtruth {spec.kind} --value-set {vs.name} --model {spec.model} --seed {spec.seed}`",

@@ -76,8 +76,7 @@ def run_judges(lm, value_set: ValueSet, holdout: list[Scenario], work: Workdir, 
 
 def agreement(scores: dict[str, list[float]], item_ids: list[str]) -> np.ndarray:
     table = np.array([scores[i] for i in item_ids])  # [items, judges]
-    rho = stats.spearmanr(table).statistic
-    rho = np.atleast_2d(rho).astype(float)
+    rho = np.corrcoef(stats.rankdata(table, axis=0), rowvar=False)  # Spearman = Pearson of ranks
     np.fill_diagonal(rho, np.nan)
     return rho
 

@@ -35,7 +35,7 @@ def rates(margins: np.ndarray) -> float:
 
 def ceiling_summary(replicates: list[np.ndarray], pairs: str, how: str) -> dict:
     raw, sb = split_half_ceiling(replicates, pairs)
-    return {"value": round(raw, 4), "method": how, "n_replicates": len(replicates),
+    return {"value": round(raw, 4) if np.isfinite(raw) else None, "method": how, "n_replicates": len(replicates),
             "spearman_brown": round(sb, 4) if np.isfinite(sb) else None}
 
 

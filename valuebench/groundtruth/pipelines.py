@@ -55,6 +55,8 @@ def load_data(spec: RunSpec) -> tuple[ValueSet, list[Scenario], list[Scenario], 
         unknown = [v for v in spec.values if v not in vs.ids]
         if unknown:
             raise UserError(f"unknown value ids {unknown}; valid ids: {', '.join(vs.ids)}")
+        if len(set(spec.values)) < 2:
+            raise UserError("--values needs at least two value ids (a matrix needs pairs)")
         vs = ValueSet.model_validate({**vs.model_dump(), "values": [v.model_dump() for v in vs.values
                                                                      if v.id in spec.values]})
     folder = Path(spec.scenario_dir) if spec.scenario_dir else scenarios_dir(vs.name)

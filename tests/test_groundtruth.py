@@ -1,0 +1,102 @@
+"""Ground-truth pipelines: formulas, the shared-prefix scorer against plain computation, and every
+pipeline end to end on a tiny random Llama (what CI can afford)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from valuebench.cli import main
+from valuebench.groundtruth.choice import score_continuations
+from valuebench.groundtruth.matrix import half_split, shift_matrix
+from valuebench.lm import tiny_llama
+from valuebench.tasks import load_task_card
+
+from conftest import REPO
+
+VALUES = "no_white_lies,no_stereotypes"
+
+
+def test_shift_matrix_edges():
+    a0 = np.array([0.5, 1.0, 0.0])
+    a = np.array([[0.5, 1.0, 0.5], [0.75, 0.5, 0.0], [0.25, 1.0, 1.0]])
+    m = shift_matrix(a, a0)
+    assert np.isnan(np.diag(m)).all()
+    assert m[1, 0] == pytest.approx(0.5)  # gain: (0.75-0.5)/(1-0.5)
+    assert m[2, 0] == pytest.approx(-0.5)  # loss: (0.25-0.5)/0.5
+    assert m[0, 1] == 0.0  # a0 = 1 and no change
+    assert m[0, 2] == pytest.approx(0.5)  # a0 = 0: (0.5-0)/1
+    assert np.nanmax(np.abs(m)) <= 1
+
+
+def test_half_split_is_disjoint_and_seeded():
+    ids = [f"x-{k}" for k in range(9)]
+    a, b = half_split(ids, 3)
+    assert not set(a) & set(b) and set(a) | set(b) == set(ids) and len(a) == 5
+    assert half_split(ids, 3) == (a, b) and half_split(ids, 4) != (a, b)
+
+
+def test_shared_prefix_scores_equal_full_sequences():
+    lm = tiny_llama()
+    tok = lm.tokenizer
+    prefixes = [tok("hello there friend", add_special_tokens=False)["input_ids"],
+                tok("a much longer prefix with many more tokens in it", add_special_tokens=False)["input_ids"]]
+    conts = [[tok(t, add_special_tokens=False)["input_ids"] for t in ("yes indeed", "no", "perhaps so then")]] * 2
+    yes_no = [tok("Yes", add_special_tokens=False)["input_ids"][0], tok("No", add_special_tokens=False)["input_ids"][0]]
+    got = score_continuations(lm.model, tok, prefixes, conts, next_token_ids=yes_no, batch_size=2)
+    for n, pre in enumerate(prefixes):
+        for k, cont in enumerate(conts[n]):
+            ids = torch.tensor([pre + cont])
+            with torch.no_grad():
+                lp = torch.log_softmax(lm.model(ids).logits[0].float(), -1)
+            want = sum(lp[len(pre) - 1 + t, c].item() for t, c in enumerate(cont))
+            assert got.sum_logprob[n, k] == pytest.approx(want, abs=1e-4)
+            assert got.n_tokens[n, k] == len(cont)
+            np.testing.assert_allclose(got.next_logprobs[n, k], lp[-1, yes_no].numpy(), atol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["steering", "judges", "dpo"])
+def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
+    argv = ["groundtruth", kind, "--value-set", "constraints-9", "--values", VALUES, "--model", "tiny-random",
+            "--max-holdout", "3", "--max-train", "4", "--output", str(tmp_path)]
+    assert main(argv) == 0, capsys.readouterr().err
+    folders = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert len(folders) == 1
+    task = load_task_card(folders[0] / "README.md")
+    assert task.matrix.shape == (9, 9) and np.isnan(np.diag(task.matrix)).all()
+    assert np.isfinite(task.matrix).sum() == 2  # the two measured values' off-diagonal pair, both ways
+    assert len(task.replicate_matrices()) == 2
+    assert task.metadata.provenance.config["values"] == VALUES.split(",")
+    assert task.metadata.symmetric == (kind == "judges")
+    if kind == "dpo":
+        logs = json.loads((folders[0] / "train_logs.json").read_text())
+        assert len(logs) == 4 and all(any("loss" in row for row in rows) for rows in logs.values())
+    # resumable: a second run reuses every finished unit and reproduces the matrix
+    before = (folders[0] / "matrix.csv").read_text()
+    assert main(argv) == 0
+    assert (folders[0] / "matrix.csv").read_text() == before
+
+
+def test_bad_input_exit_2(tmp_path, capsys):
+    assert main(["groundtruth", "steering", "--value-set", "nope", "--model", "tiny-random"]) == 2
+    assert "unknown value set" in capsys.readouterr().err
+    scen = tmp_path / "scen"
+    scen.mkdir()
+    src = REPO / "tasks/scenarios/constraints-9/no_white_lies.jsonl"
+    rows = [json.loads(x) for x in src.read_text().splitlines()]
+    (scen / "no_white_lies.jsonl").write_text("\n".join(json.dumps(r) for r in rows if r["split"] == "train"))
+    shutil.copy(REPO / "tasks/scenarios/constraints-9/no_stereotypes.jsonl", scen)
+    from valuebench.groundtruth.pipelines import RunSpec, load_data
+    from valuebench.errors import UserError
+    with pytest.raises(UserError, match="no holdout scenarios"):
+        load_data(RunSpec(kind="steering", value_set="constraints-9", model="tiny-random", scenario_dir=scen,
+                          values=["no_stereotypes", "no_white_lies"]))
+    assert main(["groundtruth", "judges", "--value-set", "constraints-9", "--values", "bogus",
+                 "--model", "tiny-random", "--output", str(tmp_path / "out")]) == 2
+    assert "unknown value ids" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
