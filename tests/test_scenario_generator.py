@@ -63,14 +63,15 @@ def test_judge_on_tiny_model_returns_one_verdict_per_record():
     assert len(verdicts) == 2 and all(isinstance(v, bool) for v in verdicts)
 
 
-def test_cli_end_to_end_on_tiny_model_and_bad_ids(tmp_path, capsys):
-    argv = ["scenarios", "generate", "--value-set", "constraints-9", "--model", "tiny-random", "--n", "1",
-            "--values", "no_white_lies", "--max-attempts", "1", "--batch-size", "2", "--max-new-tokens", "8",
+@pytest.mark.parametrize("model,tokens", [("tiny-random", 8)])
+def test_cli_end_to_end_and_bad_ids(tmp_path, capsys, model, tokens):
+    argv = ["scenarios", "generate", "--value-set", "constraints-9", "--model", model, "--n", "1",
+            "--values", "no_white_lies", "--max-attempts", "2", "--batch-size", "2", "--max-new-tokens", str(tokens),
             "--output", str(tmp_path / "gen"), "--format", "json"]
     assert main(argv) == 0
     import json
     summary = json.loads(capsys.readouterr().out)
-    assert summary["generated"] == 1 and summary["generated"] == summary["unparsed"] + summary["rejected_by_judge"] \
+    assert summary["generated"] >= 1 and summary["generated"] == summary["unparsed"] + summary["rejected_by_judge"] \
         + summary["duplicates"] + summary["kept"]
     bad = ["scenarios", "generate", "--value-set", "constraints-9", "--model", "tiny-random", "--n", "1",
            "--values", "nope", "--output", str(tmp_path / "x")]
