@@ -25,3 +25,20 @@ def _fixture_tasks(monkeypatch):
 def tmp_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("VALUEBENCH_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+def isolated_tasks_root(tmp: Path) -> Path:
+    """A tasks root with the shipped value sets and scenarios but none of the shipped tasks, for tests
+    whose expectations assume the fixture task is the only constraints-9 task."""
+    root = Path(tmp) / "tasks-root"
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("value_sets", "scenarios"):
+        link = root / name
+        if not link.exists():
+            link.symlink_to(REPO / "tasks" / name, target_is_directory=True)
+    return root
+
+
+@pytest.fixture
+def fixture_tasks_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("VALUEBENCH_TASKS_DIR", str(isolated_tasks_root(tmp_path)))

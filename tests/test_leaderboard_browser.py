@@ -18,6 +18,8 @@ import pandas as pd
 import pytest
 
 from valuebench.board_build import build
+
+from conftest import isolated_tasks_root
 from valuebench.methods import get_method
 from valuebench.submit import method_meta, represent_value_sets, write_submission
 from valuebench.values import load_value_set
@@ -38,6 +40,8 @@ def board(tmp_path_factory):
     """A board with two tasks (two value sets, two types), three method submissions and a broken one."""
     tmp = tmp_path_factory.mktemp("board")
     old = os.environ.get("VALUEBENCH_TASK_PATHS")
+    old_root = os.environ.get("VALUEBENCH_TASKS_DIR")
+    os.environ["VALUEBENCH_TASKS_DIR"] = str(isolated_tasks_root(tmp))
     synthetic.write_task(tmp / "tasks")
     os.environ["VALUEBENCH_TASK_PATHS"] = os.pathsep.join([str(REPO / "tests/fixtures/tasks"), str(tmp / "tasks")])
     try:
@@ -52,6 +56,7 @@ def board(tmp_path_factory):
         build(subs, tmp / "data", figures=True, n_permutations=200, n_bootstrap=200)
     finally:
         os.environ.pop("VALUEBENCH_TASK_PATHS") if old is None else os.environ.__setitem__("VALUEBENCH_TASK_PATHS", old)
+        os.environ.pop("VALUEBENCH_TASKS_DIR") if old_root is None else os.environ.__setitem__("VALUEBENCH_TASKS_DIR", old_root)
     return tmp
 
 

@@ -77,6 +77,7 @@ def subs_root(tmp_path):
     return root
 
 
+@pytest.mark.usefixtures("fixture_tasks_only")
 def test_build_recomputes_every_score(subs_root, tmp_path):
     out = tmp_path / "data"
     report = build(subs_root, out, figures=False)
@@ -101,6 +102,7 @@ def test_build_recomputes_every_score(subs_root, tmp_path):
     assert {c["name"]: c["status"] for c in cards}["broken"] == "invalid"
 
 
+@pytest.mark.usefixtures("fixture_tasks_only")
 def test_build_writes_figures_and_cards(tmp_path):
     root = tmp_path / "subs"
     method = get_method("random")
@@ -113,6 +115,7 @@ def test_build_writes_figures_and_cards(tmp_path):
     assert (out / card["maps"]["constraints-9"]).is_file() and "| method | `random` |" in card["markdown"]
 
 
+@pytest.mark.usefixtures("fixture_tasks_only")
 def test_view_filters_and_exports(subs_root, tmp_path):
     out = tmp_path / "data"
     build(subs_root, out, figures=False)
