@@ -27,23 +27,10 @@ class Scored:
     n_tokens: np.ndarray  # [N, K]
     next_logprobs: np.ndarray | None  # [N, K, T]
 
-    @property
-    def mean_logprob(self) -> np.ndarray:
-        return self.sum_logprob / np.maximum(self.n_tokens, 1)
-
 
 def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
     text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     return tokenizer(text, add_special_tokens=False)["input_ids"]
-
-
-def response_ids(tokenizer, messages: list[dict], response: str, prefix: list[int]) -> list[int]:
-    """Tokens of ``response`` as the model would see them after ``prefix`` (split at the boundary)."""
-    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + response
-    full = tokenizer(text, add_special_tokens=False)["input_ids"]
-    if full[: len(prefix)] == prefix:
-        return full[len(prefix):]
-    return tokenizer(response, add_special_tokens=False)["input_ids"]
 
 
 def _left_pad(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
