@@ -86,7 +86,10 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config) -> str:
     ]
     if "timing" in result:
         lines += ["", "## Cost", f"- DPO training per value and replicate: {result['timing']['train_s_per_value']:.0f} s; "
-                  f"evaluation on every holdout scenario: {result['timing']['eval_s_per_value']:.0f} s"]
+                  f"evaluation on every holdout scenario: {result['timing']['eval_s_per_value']:.0f} s; "
+                  f"share of training time inside forward/loss/backward steps: "
+                  f"{result['timing']['step_share_of_train']:.0%} (the rest: tokenizing, reference log-probs, "
+                  "optimizer, logging)"]
     return "\n".join(lines)
 
 

@@ -99,13 +99,15 @@ def _dpo_measure(lm, vs: ValueSet, train: list[Scenario], holdout: list[Scenario
             half = set(half_split(ids, spec.seed)[r])
             data = [s for s in train if s.id in half]
             with tempfile.TemporaryDirectory() as tmp:
-                model, log, wall = train_dpo(str(lm.path), lm.tokenizer, data, settings, spec.seed + r, tmp)
+                trained = train_dpo(str(lm.path), lm.tokenizer, data, settings, spec.seed + r, tmp)
             start = time.perf_counter()
-            m = scenario_margins(dataclasses.replace(lm, model=model), holdout, None, batch_size=spec.batch_size)
+            m = scenario_margins(dataclasses.replace(lm, model=trained.model), holdout, None,
+                                 batch_size=spec.batch_size)
             work.save(unit, {"margins": {s.id: float(x) for s, x in zip(holdout, m)}, "train_ids": sorted(half),
-                             "train_log": log, "train_s": round(wall, 2),
+                             "train_log": trained.log, "train_s": round(trained.wall_s, 2),
+                             "setup_s": round(trained.setup_s, 2), "step_s": round(trained.step_s, 2),
                              "eval_s": round(time.perf_counter() - start, 2), "settings": dataclasses.asdict(settings)})
-            del model
+            del trained
         runs[(r, vid)] = work.load(unit)
     bar.close()
     n = len(vs)
@@ -116,7 +118,8 @@ def _dpo_measure(lm, vs: ValueSet, train: list[Scenario], holdout: list[Scenario
         a0 = np.array([rates([base[s.id] for s in holdout if s.value_id == vj]) for vj in vs.ids])
         reps.append(shift_matrix(a, a0))
     timing = {"train_s_per_value": float(np.mean([v["train_s"] for v in runs.values()])),
-              "eval_s_per_value": float(np.mean([v["eval_s"] for v in runs.values()]))}
+              "eval_s_per_value": float(np.mean([v["eval_s"] for v in runs.values()])),
+              "step_share_of_train": float(np.mean([v.get("step_s", np.nan) / v["train_s"] for v in runs.values()]))}
     logs = {f"r{r}-{v}": runs[(r, v)]["train_log"] for (r, v) in runs}
     return {"M": np.nanmean(np.stack(reps), axis=0) if n else None, "replicates": reps, "timing": timing,
             "logs": logs, "settings": dataclasses.asdict(settings)}
