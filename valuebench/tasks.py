@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from valuebench.errors import UserError, did_you_mean
+from valuebench.errors import UserError
 from valuebench.io import sha256_file, split_front_matter
 from valuebench.paths import extra_task_dirs, tasks_dir
 from valuebench.values import ValueSet, load_value_set
@@ -122,6 +122,11 @@ class Task:
                             f"file {actual[:12]}…); the file is corrupted or the card is stale")
         return path
 
+    def verify(self) -> list[Path]:
+        """sha256-check every data file the card lists (ground truth and replicates), eagerly: resolution and
+        pushing call this so a corrupted copy fails before it is scored or uploaded, not on first use."""
+        return [self._verified(d) for d in (self.metadata.ground_truth, *self.metadata.replicates)]
+
     def _aligned(self, data: DataFile) -> np.ndarray:
         """The matrix reordered to the value set's id order (rows = trained/steered value i).
 
@@ -155,7 +160,9 @@ class Task:
                 "model": m.model.name, "ceiling": m.noise_ceiling.value}
 
 
-def load_task_card(card: Path) -> Task:
+def load_task_card(card: Path, *, check_folder_name: bool = True) -> Task:
+    """``check_folder_name=False`` is for Hugging Face cache snapshots, whose folder is a commit sha; packaged
+    tasks keep the check, since their folder name is how a user finds them."""
     text = card.read_text(encoding="utf-8")
     front, body = split_front_matter(text, str(card))
     try:
@@ -164,7 +171,7 @@ def load_task_card(card: Path) -> Task:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "top level"
         raise UserError(f"{card}: invalid task metadata at {where}: {first['msg']}") from None
-    if meta.name != card.parent.name:
+    if check_folder_name and meta.name != card.parent.name:
         raise UserError(f"{card}: task name {meta.name!r} does not match its folder {card.parent.name!r}")
     return Task(meta, body, card.parent)
 
@@ -188,20 +195,20 @@ def discover() -> dict[str, Task]:
 
 
 def get_task(name: str) -> Task:
-    tasks = discover()
-    if name not in tasks:
-        raise did_you_mean("task", name, list(tasks))
-    return tasks[name]
+    """A packaged task by name, or a Hub reference ``ORG/NAME@REVISION`` / an index entry of
+    ``tasks/hub.yaml``; see ``valuebench.hub.resolve`` (imported here because it imports this module)."""
+    from valuebench.hub import resolve
+
+    return resolve(name)
 
 
 def get_tasks(names: list[str] | None = None, *, value_set: str | None = None,
               type: str | None = None) -> list[Task]:
     tasks = discover()
     if names:
-        for n in names:
-            if n not in tasks:
-                raise did_you_mean("task", n, list(tasks))
-        selected = [tasks[n] for n in names]
+        from valuebench.hub import resolve
+
+        selected = [resolve(n, packaged=tasks) for n in names]
     else:
         selected = [t for t in tasks.values() if t.metadata.superseded_by is None]
     if value_set:
