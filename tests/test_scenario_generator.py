@@ -33,8 +33,20 @@ def test_parse_record():
 
 def test_filter_dedup_and_resume(tmp_path, monkeypatch):
     outputs = itertools.cycle([GOOD, "garbage", GOOD, GOOD.replace("Rosa", "Ade"), GOOD.replace("Rosa", "Mina")])
-    def fake_generate(lm, convs, **kw):  # outlines are free text; instantiations come from the cycle
-        return ["an outline" if "short outline" in c[0]["content"] else next(outputs) for c in convs]
+    current = {}
+
+    def fake_generate(lm, convs, prefill="", **kw):
+        """Outlines are free text; a record comes from the cycle and is written field by field."""
+        if isinstance(prefill, str):
+            return ["an outline"] * len(convs)
+        out = []
+        for row, p in enumerate(prefill):
+            label = p.rstrip().splitlines()[-1].rstrip(":")
+            if label == "USER":
+                current[row] = gen.parse_record(next(outputs)) or {}
+            key = {"USER": "user_prompt", "KEEP": "response_follow", "BREAK": "response_violate"}[label]
+            out.append(current[row].get(key, ""))
+        return out
 
     monkeypatch.setattr(valuebench.lm, "generate", fake_generate, raising=False)
     monkeypatch.setattr(gen, "judge_keeps", lambda lm, value, recs, rng: ["Ade" not in r["user_prompt"] for r in recs])
@@ -63,7 +75,8 @@ def test_judge_on_tiny_model_returns_one_verdict_per_record():
     assert len(verdicts) == 2 and all(isinstance(v, bool) for v in verdicts)
 
 
-@pytest.mark.parametrize("model,tokens", [("tiny-random", 8)])
+@pytest.mark.parametrize("model,tokens", [("tiny-random", 8),
+                                          pytest.param("embedded:SmolLM2-135M-Instruct", 48, marks=pytest.mark.llm)])
 def test_cli_end_to_end_and_bad_ids(tmp_path, capsys, model, tokens):
     argv = ["scenarios", "generate", "--value-set", "constraints-9", "--model", model, "--n", "1",
             "--values", "no_white_lies", "--max-attempts", "2", "--batch-size", "2", "--max-new-tokens", str(tokens),
@@ -73,6 +86,9 @@ def test_cli_end_to_end_and_bad_ids(tmp_path, capsys, model, tokens):
     summary = json.loads(capsys.readouterr().out)
     assert summary["generated"] >= 1 and summary["generated"] == summary["unparsed"] + summary["rejected_by_judge"] \
         + summary["duplicates"] + summary["kept"]
+    out = tmp_path / "gen" / "no_white_lies.jsonl"
+    rows = read_jsonl(out) if out.exists() else []  # schema-validated; kept rows only
+    assert len(rows) == summary["kept"] and all(r.id.startswith("no_white_lies-g") and r.split == "train" for r in rows)
     bad = ["scenarios", "generate", "--value-set", "constraints-9", "--model", "tiny-random", "--n", "1",
            "--values", "nope", "--output", str(tmp_path / "x")]
     assert main(bad) == 2
