@@ -7,18 +7,21 @@ from pathlib import Path
 from valuebench.errors import UserError
 
 KINDS = ("steering", "dpo", "judges")
-#: what `make groundtruth` ships: (pipeline, value set)
-SHIPPED = (("judges", "constraints-9"), ("steering", "constraints-9"), ("dpo", "constraints-9"),
-           ("judges", "ccai-21"), ("steering", "ccai-21"))
+#: what `make groundtruth` ships: (pipeline, value set, settings that differ from the defaults). Steering on
+#: ccai-21 uses one phrasing per value: 22 conditions x 336 holdout scenarios cost ~1 h per phrasing here.
+SHIPPED = (("judges", "constraints-9", {}), ("steering", "constraints-9", {}), ("dpo", "constraints-9", {}),
+           ("judges", "ccai-21", {}), ("steering", "ccai-21", {"n_phrasings": 1}))
 
 
-def _spec(args, kind: str, value_set: str):
+def _spec(args, kind: str, value_set: str, **overrides):
     from valuebench.groundtruth.pipelines import RunSpec
 
+    settings = {"n_phrasings": args.phrasings} if args.phrasings else {}
+    settings.update(overrides)
     return RunSpec(kind=kind, value_set=value_set, model=args.model, seed=args.seed, output=Path(args.output),
                    work_dir=Path(args.work_dir) if args.work_dir else None, batch_size=args.batch_size,
                    values=[v.strip() for v in args.values.split(",")] if args.values else None,
-                   max_holdout=args.max_holdout, max_train=args.max_train)
+                   max_holdout=args.max_holdout, max_train=args.max_train, **settings)
 
 
 def _run(args) -> int:
@@ -28,11 +31,15 @@ def _run(args) -> int:
         if args.work_dir:
             raise UserError("--work-dir applies to one pipeline; `all` keeps one work folder per task")
         lm = load_subject(args.model)
-        for kind, vs in SHIPPED:
-            print(f"wrote {run(_spec(args, kind, vs), lm)}", flush=True)
+        for kind, vs, settings in SHIPPED:
+            print(f"wrote {run(_spec(args, kind, vs, **settings), lm)}", flush=True)
         return 0
     if not args.value_set:
         raise UserError(f"groundtruth {args.kind} needs --value-set")
+    from valuebench.groundtruth.steering import PHRASINGS
+
+    if args.phrasings is not None and not 1 <= args.phrasings <= len(PHRASINGS):
+        raise UserError(f"--phrasings must be between 1 and {len(PHRASINGS)}")
     print(f"wrote {run(_spec(args, args.kind, args.value_set))}")
     return 0
 
@@ -49,5 +56,7 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--values", help="only these value ids (smoke runs)")
     p.add_argument("--max-holdout", type=int, help="at most this many holdout scenarios per value (smoke runs)")
+    p.add_argument("--phrasings", type=int, help="steering: system-prompt phrasings per value (default 2; "
+                                                "ccai-21 ships with 1)")
     p.add_argument("--max-train", type=int, help="at most this many train scenarios per value (smoke runs)")
     p.set_defaults(func=_run)
