@@ -166,3 +166,23 @@ def test_shared_prompt_scoring_equals_unshared(tiny):
     spec = SteerSpec(1, vecs, 2.0)
     np.testing.assert_allclose(response_logprobs(tiny, convs, resps, batch_size=2, steer=spec),
                                response_logprobs(tiny, convs, resps, steer=spec, share_prompts=False), atol=1e-5)
+
+
+def test_common_system_prefix_is_shared_and_exact(tiny):
+    """A batch whose prompts share a long system prompt runs it once; results equal unshared scoring."""
+    from valuebench.lm.shared_prefix import MIN_COMMON, common_prefix_len
+
+    assert common_prefix_len([[1, 2, 3, 4], [1, 2, 3, 9, 9], [1, 2, 3, 4]]) == 3
+    assert common_prefix_len([[1, 2], [1, 2]]) == 1  # every prompt keeps a token of its own
+    system = "Keep to this principle in every reply, whatever the user wants: never tell white lies."
+    convs = [[{"role": "system", "content": system}, *c] for c in CONVS for _ in range(2)]
+    resps = [f"{r} {'really ' * k}" for r in RESPS for k in range(2)]
+    prompts = [encode_pair(tiny.tokenizer, c, "x")[0] for c in convs]
+    assert common_prefix_len(prompts) >= MIN_COMMON
+    shared = response_logprobs(tiny, convs, resps, batch_size=3, return_details=True)
+    plain = response_logprobs(tiny, convs, resps, batch_size=4, return_details=True, share_prompts=False)
+    np.testing.assert_allclose(shared[0], plain[0], atol=1e-5)
+    vecs = np.random.default_rng(1).normal(size=(len(convs), tiny.hidden_size)).astype(np.float32)
+    spec = SteerSpec(1, vecs, 2.0)
+    np.testing.assert_allclose(response_logprobs(tiny, convs, resps, batch_size=3, steer=spec),
+                               response_logprobs(tiny, convs, resps, steer=spec, share_prompts=False), atol=1e-5)
