@@ -100,3 +100,15 @@ def test_bad_input_exit_2(tmp_path, capsys):
                  "--model", "tiny-random", "--output", str(tmp_path / "out")]) == 2
     assert "unknown value ids" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_main_effects_share():
+    from valuebench.groundtruth.matrix import main_effects_share
+
+    r, c = np.array([0.0, 1.0, 2.0, 3.0]), np.array([5.0, -1.0, 0.5, 2.0])
+    additive = r[:, None] + c[None, :]
+    np.fill_diagonal(additive, np.nan)
+    assert main_effects_share(additive) == pytest.approx(1.0)
+    noise = np.random.default_rng(0).normal(size=(8, 8))
+    assert 0 < main_effects_share(noise) < 0.8  # 14 parameters for 56 cells of pure noise
+    assert main_effects_share(np.zeros((4, 4))) is None

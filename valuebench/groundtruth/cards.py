@@ -26,7 +26,13 @@ CAVEATS = {
 }
 
 
-def metadata(name, spec, vs, lm, pairs, ceiling, config, wall) -> dict:
+def _compute_s(wall: float, compute: tuple[float, int, int]) -> float:
+    """Compute behind the task: the units' summed time when every unit was timed, else the last run's wall."""
+    total, _, untimed = compute
+    return total if untimed == 0 else wall
+
+
+def metadata(name, spec, vs, lm, pairs, ceiling, config, wall, compute=(0.0, 0, 1)) -> dict:
     from valuebench.groundtruth.pipelines import TASK_TYPES, hardware, today
 
     return {
@@ -38,13 +44,13 @@ def metadata(name, spec, vs, lm, pairs, ceiling, config, wall) -> dict:
         "provenance": {"pipeline": f"valuebench groundtruth {spec.kind}", "config": json.loads(json.dumps(config, default=str)),
                        "date": today(), "command": f"valuebench groundtruth {spec.kind} --value-set {vs.name} "
                                                    f"--model {spec.model} --seed {spec.seed}",
-                       "hardware": hardware(), "wall_time_s": round(wall, 1)},
+                       "hardware": hardware(), "wall_time_s": round(_compute_s(wall, compute), 1)},
         "pretty_name": f"{DESCRIPTIONS[spec.kind].split(':')[0][:60]} ({vs.name})",
         "tags": ["valuebench", TASK_TYPES[spec.kind], vs.name],
     }
 
 
-def body(spec, vs, lm, train, holdout, ceiling, result, wall, config) -> str:
+def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0.0, 0, 1)) -> str:
     n_train = len(train) // max(len(vs), 1)
     n_hold = len(holdout) // max(len(vs), 1)
     recipe = {
@@ -78,11 +84,12 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config) -> str:
         f"- seed: {spec.seed}; replicates: {ceiling['n_replicates']}",
         f"- noise ceiling: **{ceiling['value']}** ({ceiling['method']}); Spearman-Brown for the full matrix: "
         f"{ceiling['spearman_brown'] if ceiling['spearman_brown'] is not None else 'undefined (ceiling <= 0)'}",
-        f"- wall time: {wall / 60:.1f} min on {config.get('hardware', '') or 'this machine'}",
+        _time_line(wall, compute, config.get("hardware", "") or "this machine"),
         f"- reproduce: `valuebench groundtruth {spec.kind} --value-set {vs.name} --model {spec.model} --seed {spec.seed}`",
         "",
         "## Known caveats",
         CAVEATS[spec.kind],
+        _main_effects_line(result["M"]),
     ]
     if "timing" in result:
         lines += ["", "## Cost", f"- DPO training per value and replicate: {result['timing']['train_s_per_value']:.0f} s; "
@@ -91,6 +98,25 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config) -> str:
                   f"{result['timing']['step_share_of_train']:.0%} (the rest: tokenizing, reference log-probs, "
                   "optimizer, logging)"]
     return "\n".join(lines)
+
+
+def _time_line(wall: float, compute: tuple[float, int, int], hardware: str) -> str:
+    total, units, untimed = compute
+    if untimed == 0:
+        return f"- compute time: {total / 60:.1f} min summed over {units} work units, on {hardware}"
+    return (f"- wall time of the final run: {wall / 60:.1f} min on {hardware}; {untimed} of {units} work units were "
+            "computed by earlier runs before per-unit timing was recorded, so the total is higher")
+
+
+def _main_effects_line(m) -> str:
+    from valuebench.groundtruth.matrix import main_effects_share
+
+    share = main_effects_share(m)
+    if share is None:
+        return "- Main effects: undefined (constant or too few cells)."
+    return (f"- Row and column main effects (how strong an intervention on value i is overall, how movable value j "
+            f"is overall) explain {share:.0%} of the variance of the scored cells; a similarity between value vectors "
+            f"can only predict the remaining, pair-specific {1 - share:.0%}.")
 
 
 def extra_files(result: dict, value_ids: list[str]) -> dict[str, str]:

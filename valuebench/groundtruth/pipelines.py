@@ -160,10 +160,11 @@ def run(spec: RunSpec, lm=None) -> Path:
     else:
         raise UserError(f"unknown pipeline {spec.kind!r}; valid pipelines: steering, dpo, judges")
     wall = time.perf_counter() - start
+    compute = work.compute_seconds()
     ceiling = ceiling_summary(result["replicates"], pairs, how)
     config["hardware"] = hardware()
-    meta = cards.metadata(name, spec, vs, lm, pairs, ceiling, config, wall)
-    body = cards.body(spec, vs, lm, train, holdout, ceiling, result, wall, config)
+    meta = cards.metadata(name, spec, vs, lm, pairs, ceiling, config, wall, compute)
+    body = cards.body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute)
     extra = cards.extra_files(result, vs.ids)
     return write_task(Path(spec.output) / name, meta, result["M"], vs.ids, body, result["replicates"], extra)
 

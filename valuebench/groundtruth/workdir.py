@@ -1,13 +1,15 @@
 """Resumable work: every finished unit (a steering condition, one DPO run) is one JSON file.
 
 An interrupted pipeline re-run skips the units whose file exists, so hours of CPU are never redone.
-A unit's file also records the configuration it was made with; a changed configuration is refused
-rather than silently mixed with old units.
+The folder records the configuration it was made with; a changed configuration is refused rather than
+silently mixed with old units. Each unit records the seconds it took (``_elapsed_s``), so a task's card
+can report the compute of all the runs that built it, not just of the last, resumed one.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from valuebench.errors import UserError
@@ -27,6 +29,7 @@ class Workdir:
                                 "use a new --work-dir or delete it")
         else:
             atomic_write_json(cfg, json.loads(json.dumps(config, default=str)))
+        self._last = time.perf_counter()
 
     def file(self, unit: str) -> Path:
         return self.path / f"{unit}.json"
@@ -35,7 +38,15 @@ class Workdir:
         return self.file(unit).is_file()
 
     def save(self, unit: str, data: dict) -> None:
-        atomic_write_json(self.file(unit), data)
+        now = time.perf_counter()
+        atomic_write_json(self.file(unit), {**data, "_elapsed_s": round(now - self._last, 2)})
+        self._last = now
+
+    def compute_seconds(self) -> tuple[float, int, int]:
+        """(summed ``_elapsed_s`` of the timed units, number of units, number without timing)."""
+        units = [json.loads(f.read_text()) for f in sorted(self.path.glob("*.json")) if f.name != "config.json"]
+        timed = [u["_elapsed_s"] for u in units if "_elapsed_s" in u]
+        return float(sum(timed)), len(units), len(units) - len(timed)
 
     def load(self, unit: str) -> dict:
         return json.loads(self.file(unit).read_text())
