@@ -38,7 +38,7 @@ def test_value_sets_json(capsys):
 def test_tasks_json(capsys):
     data = run_json(capsys, "tasks")
     row = next(d for d in data if d["name"] == "fixture-constraints")
-    assert set(row) == {"name", "type", "value_set", "n_values", "model", "ceiling"}
+    assert set(row) == {"name", "type", "value_set", "n_values", "model", "ceiling", "default"}
     assert row["n_values"] == 9 and row["ceiling"] == 0.8
 
 

@@ -99,3 +99,16 @@ def test_value_set_errors(tmp_path):
                                                                                       "id: no_white_lies"))
     with pytest.raises(UserError, match="duplicate value id"):
         load_value_set_file(bad)
+
+
+def test_low_ceiling_task_runs_only_when_named(tmp_path, monkeypatch):
+    dst = tmp_path / "extra" / "fixture-low"
+    shutil.copytree(FIXTURES / "tasks" / "fixture-constraints", dst)
+    card = (dst / "README.md").read_text()
+    (dst / "README.md").write_text(card.replace("name: fixture-constraints", "name: fixture-low")
+                                   .replace("  value: 0.8", "  value: 0.15"))
+    monkeypatch.setenv("VALUEBENCH_TASK_PATHS", f"{FIXTURES / 'tasks'}:{tmp_path / 'extra'}")
+    default = {t.name for t in tasks.get_tasks()}
+    assert "fixture-constraints" in default and "fixture-low" not in default
+    assert [t.name for t in tasks.get_tasks(["fixture-low"])] == ["fixture-low"]
+    assert tasks.get_task("fixture-low").in_default_benchmark is False

@@ -41,6 +41,10 @@ class DataFile(_Strict):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+#: tasks whose noise ceiling is lower are too unreliable to rank methods: kept, but run only when named
+MIN_CEILING = 0.3
+
+
 class NoiseCeiling(_Strict):
     """``value`` is the Spearman correlation between replicate matrices over the scored pairs: what a
     perfect predictor of one replicate could be expected to reach against another."""
@@ -49,6 +53,10 @@ class NoiseCeiling(_Strict):
     method: str
     n_replicates: int | None = None
     spearman_brown: float | None = None
+    # when replicates are halves of the data, one split is a noisy draw: the value is the mean over this
+    # many random half splits, and ``sd`` is its spread across splits
+    n_splits: int | None = None
+    sd: float | None = None
 
 
 class Provenance(_Strict):
@@ -154,10 +162,16 @@ class Task:
     def ceiling(self) -> float | None:
         return self.metadata.noise_ceiling.value
 
+    @property
+    def in_default_benchmark(self) -> bool:
+        """Tasks without a ceiling (synthetic fixtures, imported matrices) are included; measured ones need
+        a ceiling of at least ``MIN_CEILING``."""
+        return self.ceiling is None or self.ceiling >= MIN_CEILING
+
     def summary(self) -> dict:
         m = self.metadata
         return {"name": m.name, "type": m.type, "value_set": m.value_set, "n_values": len(self.value_set),
-                "model": m.model.name, "ceiling": m.noise_ceiling.value}
+                "model": m.model.name, "ceiling": m.noise_ceiling.value, "default": self.in_default_benchmark}
 
 
 def load_task_card(card: Path, *, check_folder_name: bool = True) -> Task:
@@ -210,7 +224,7 @@ def get_tasks(names: list[str] | None = None, *, value_set: str | None = None,
 
         selected = [resolve(n, packaged=tasks) for n in names]
     else:
-        selected = [t for t in tasks.values() if t.metadata.superseded_by is None]
+        selected = [t for t in tasks.values() if t.metadata.superseded_by is None and t.in_default_benchmark]
     if value_set:
         selected = [t for t in selected if t.metadata.value_set == value_set]
     if type:

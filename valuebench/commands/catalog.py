@@ -21,11 +21,12 @@ def _value_sets(args) -> int:
 
 
 def _tasks(args) -> int:
-    rows = [t.summary() for t in tasks.get_tasks()]
+    rows = [t.summary() for t in tasks.discover().values() if t.metadata.superseded_by is None]
     if args.format == "json":
         print_json(rows)
     else:
-        print_table(rows, ["name", "type", "value_set", "n_values", "model", "ceiling"], title="tasks")
+        print_table(rows, ["name", "type", "value_set", "n_values", "model", "ceiling", "default"],
+                    title=f"tasks (default = in the default benchmark: ceiling >= {tasks.MIN_CEILING} or none)")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from valuebench.groundtruth.publish import matrix_frame
+from valuebench.tasks import MIN_CEILING
 
 DESCRIPTIONS = {
     "steering": "How much a system prompt pointing at value i raises the model's preference for upholding value j "
@@ -26,13 +27,13 @@ CAVEATS = {
 }
 
 
-def _compute_s(wall: float, compute: tuple[float, int, int]) -> float:
-    """Compute behind the task: the units' summed time when every unit was timed, else the last run's wall."""
-    total, _, untimed = compute
-    return total if untimed == 0 else wall
+def _compute_s(wall: float, compute: tuple) -> float | None:
+    """Compute behind the task: the units' summed time when every unit was timed, else unknown."""
+    total, _, untimed, _ = compute
+    return round(total, 1) if untimed == 0 else None
 
 
-def metadata(name, spec, vs, lm, pairs, ceiling, config, wall, compute=(0.0, 0, 1)) -> dict:
+def metadata(name, spec, vs, lm, pairs, ceiling, config, wall, compute=(0.0, 0, 1, 0)) -> dict:
     from valuebench.groundtruth.pipelines import TASK_TYPES, hardware, today
 
     return {
@@ -44,13 +45,13 @@ def metadata(name, spec, vs, lm, pairs, ceiling, config, wall, compute=(0.0, 0, 
         "provenance": {"pipeline": f"valuebench groundtruth {spec.kind}", "config": json.loads(json.dumps(config, default=str)),
                        "date": today(), "command": f"valuebench groundtruth {spec.kind} --value-set {vs.name} "
                                                    f"--model {spec.model} --seed {spec.seed}",
-                       "hardware": hardware(), "wall_time_s": round(_compute_s(wall, compute), 1)},
+                       "hardware": hardware(), "wall_time_s": _compute_s(wall, compute)},
         "pretty_name": f"{DESCRIPTIONS[spec.kind].split(':')[0][:60]} ({vs.name})",
         "tags": ["valuebench", TASK_TYPES[spec.kind], vs.name],
     }
 
 
-def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0.0, 0, 1)) -> str:
+def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0.0, 0, 1, 0)) -> str:
     n_train = len(train) // max(len(vs), 1)
     n_hold = len(holdout) // max(len(vs), 1)
     recipe = {
@@ -82,12 +83,15 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
         f"- value set: `{vs.name}` ({len(vs)} values); scenarios per value: ~{n_train} train, ~{n_hold} holdout "
         f"(data sha256 `{config['data_sha256'][:16]}…`)",
         f"- seed: {spec.seed}; replicates: {ceiling['n_replicates']}",
-        f"- noise ceiling: **{ceiling['value']}** ({ceiling['method']}); Spearman-Brown for the full matrix: "
-        f"{ceiling['spearman_brown'] if ceiling['spearman_brown'] is not None else 'undefined (ceiling <= 0)'}",
+        _ceiling_line("noise ceiling", ceiling),
+        *([_ceiling_line("companion `margin_shift.csv` (mean margin change, continuous) ceiling",
+                         result["margin_ceiling"])] if "margin_ceiling" in result else []),
         _time_line(wall, compute, config.get("hardware", "") or "this machine"),
         f"- reproduce: `valuebench groundtruth {spec.kind} --value-set {vs.name} --model {spec.model} --seed {spec.seed}`",
         "",
         "## Known caveats",
+        *([_LOW_CEILING.format(value=ceiling["value"], floor=MIN_CEILING)]
+          if ceiling["value"] is None or ceiling["value"] < MIN_CEILING else []),
         CAVEATS[spec.kind],
         _main_effects_line(result["M"]),
     ]
@@ -100,10 +104,23 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
     return "\n".join(lines)
 
 
-def _time_line(wall: float, compute: tuple[float, int, int], hardware: str) -> str:
-    total, units, untimed = compute
+_LOW_CEILING = ("- **Noise ceiling {value} is below {floor}**: two halves of the data rank the pairs too differently "
+                "for this matrix to rank methods. The task is kept for the record but is not in the default "
+                "benchmark (`evaluate` runs it only when named).")
+
+
+def _ceiling_line(label: str, c: dict) -> str:
+    spread = f", sd {c['sd']} across splits" if c.get("sd") is not None else ""
+    sb = c["spearman_brown"] if c["spearman_brown"] is not None else "undefined (ceiling <= 0)"
+    return f"- {label}: **{c['value']}** ({c['method']}{spread}); Spearman-Brown for the full matrix: {sb}"
+
+
+def _time_line(wall: float, compute: tuple, hardware: str) -> str:
+    total, units, untimed, estimated = compute
     if untimed == 0:
-        return f"- compute time: {total / 60:.1f} min summed over {units} work units, on {hardware}"
+        how = (f" ({estimated} of them apportioned from whole-run wall times measured before per-unit timing)"
+               if estimated else "")
+        return f"- compute time: {total / 60:.1f} min summed over {units} work units{how}, on {hardware}"
     return (f"- wall time of the final run: {wall / 60:.1f} min on {hardware}; {untimed} of {units} work units were "
             "computed by earlier runs before per-unit timing was recorded, so the total is higher")
 

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from valuebench.errors import UserError
 from valuebench.groundtruth import cards, judges, steering
 from valuebench.groundtruth.choice import scenario_margins
-from valuebench.groundtruth.matrix import ceiling_summary, half_split, rates, shift_matrix
+from valuebench.groundtruth.matrix import ceiling_summary, half_split, rates, resampled_ceiling, shift_matrix
 from valuebench.groundtruth.publish import write_task
 from valuebench.groundtruth.workdir import Workdir
 from valuebench.scenarios import Scenario, load_scenarios, scenarios_dir
@@ -135,6 +135,26 @@ def load_subject(model: str):
     return tiny_llama() if model == TINY else load_lm(model)
 
 
+def _measure(spec: RunSpec, lm, vs: ValueSet, train, holdout, work: Workdir):
+    """Run the pipeline's units; returns (result, scored pairs, ceiling method, resampler or None). The
+    resampler rebuilds the replicates for another random half split, when replicates are data halves."""
+    if spec.kind == "steering":
+        margins = steering.run_conditions(lm, vs, holdout, work, n_phrasings=spec.n_phrasings,
+                                          batch_size=spec.batch_size)
+        return (steering.matrices(vs, holdout, margins, spec.seed), "off-diagonal",
+                "Spearman between M from two disjoint random halves of each value's holdout",
+                lambda s: steering.matrices(vs, holdout, margins, s))
+    if spec.kind == "judges":
+        scores = judges.run_judges(lm, vs, holdout, work, batch_size=spec.batch_size)
+        return (judges.matrices(holdout, scores, spec.seed), "upper-triangle",
+                "Spearman between agreement matrices on two disjoint random halves of the pool",
+                lambda s: judges.matrices(holdout, scores, s))
+    if spec.kind == "dpo":
+        return (_dpo_measure(lm, vs, train, holdout, work, spec), "off-diagonal",
+                "Spearman between M of two DPO replicates (disjoint train halves, seeds s, s+1)", None)
+    raise UserError(f"unknown pipeline {spec.kind!r}; valid pipelines: steering, dpo, judges")
+
+
 def run(spec: RunSpec, lm=None) -> Path:
     """Run one pipeline and publish its task folder; returns the folder."""
     vs, train, holdout, data_hash = load_data(spec)
@@ -145,23 +165,16 @@ def run(spec: RunSpec, lm=None) -> Path:
     config.update({"data_sha256": data_hash, "model_revision": lm.revision})
     work = Workdir(spec.work_dir or Path(spec.output) / ".work" / name, config)
     start = time.perf_counter()
-    if spec.kind == "steering":
-        margins = steering.run_conditions(lm, vs, holdout, work, n_phrasings=spec.n_phrasings,
-                                          batch_size=spec.batch_size)
-        result = steering.matrices(vs, holdout, margins, spec.seed)
-        pairs, how = "off-diagonal", "Spearman between M from two disjoint random halves of each value's holdout"
-    elif spec.kind == "judges":
-        scores = judges.run_judges(lm, vs, holdout, work, batch_size=spec.batch_size)
-        result = judges.matrices(holdout, scores, spec.seed)
-        pairs, how = "upper-triangle", "Spearman between agreement matrices on two disjoint random halves of the pool"
-    elif spec.kind == "dpo":
-        result = _dpo_measure(lm, vs, train, holdout, work, spec)
-        pairs, how = "off-diagonal", "Spearman between M of two DPO replicates (disjoint train halves, seeds s, s+1)"
-    else:
-        raise UserError(f"unknown pipeline {spec.kind!r}; valid pipelines: steering, dpo, judges")
+    result, pairs, how, resample = _measure(spec, lm, vs, train, holdout, work)
     wall = time.perf_counter() - start
     compute = work.compute_seconds()
-    ceiling = ceiling_summary(result["replicates"], pairs, how)
+    if resample is None:  # replicates are separate training runs: one pair is all there is
+        ceiling = ceiling_summary(result["replicates"], pairs, how)
+    else:
+        ceiling = resampled_ceiling(lambda s: resample(s)["replicates"], pairs, how, spec.seed)
+        if "margin_replicates" in result:
+            result["margin_ceiling"] = resampled_ceiling(lambda s: resample(s)["margin_replicates"], pairs, how,
+                                                         spec.seed)
     config["hardware"] = hardware()
     meta = cards.metadata(name, spec, vs, lm, pairs, ceiling, config, wall, compute)
     body = cards.body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute)

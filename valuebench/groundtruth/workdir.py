@@ -42,11 +42,13 @@ class Workdir:
         atomic_write_json(self.file(unit), {**data, "_elapsed_s": round(now - self._last, 2)})
         self._last = now
 
-    def compute_seconds(self) -> tuple[float, int, int]:
-        """(summed ``_elapsed_s`` of the timed units, number of units, number without timing)."""
+    def compute_seconds(self) -> tuple[float, int, int, int]:
+        """(summed ``_elapsed_s`` of the timed units, number of units, number without timing, number whose
+        time was apportioned from a whole run's measured wall time, ``_elapsed_estimated``)."""
         units = [json.loads(f.read_text()) for f in sorted(self.path.glob("*.json")) if f.name != "config.json"]
         timed = [u["_elapsed_s"] for u in units if "_elapsed_s" in u]
-        return float(sum(timed)), len(units), len(units) - len(timed)
+        estimated = sum(bool(u.get("_elapsed_estimated")) for u in units)
+        return float(sum(timed)), len(units), len(units) - len(timed), estimated
 
     def load(self, unit: str) -> dict:
         return json.loads(self.file(unit).read_text())
