@@ -24,7 +24,7 @@ class DPOSettings:
     lora_alpha: int = 32
     learning_rate: float = 2e-4
     beta: float = 0.1
-    epochs: int = 3
+    epochs: int = 2  # 22 pairs: reward accuracy is 1.0 after 2 epochs at this lr (bench_dpo log)
     batch_size: int = 8
     max_length: int = 512
     precompute_ref: bool = True

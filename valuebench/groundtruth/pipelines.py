@@ -89,7 +89,7 @@ def _dpo_measure(lm, vs: ValueSet, train: list[Scenario], holdout: list[Scenario
         work.save("dpo-base", {"margins": {s.id: float(x) for s, x in zip(holdout, m)}})
     base = work.load("dpo-base")["margins"]
     runs = {}
-    units = [(r, v) for r in (0, 1) for v in vs.ids]
+    units = [(r, v) for v in vs.ids for r in (0, 1)]  # both replicates of a value together: early ceilings
     bar = tqdm(units, desc="dpo", unit="run")
     for r, vid in bar:
         unit = f"dpo-r{r}-{vid}"
