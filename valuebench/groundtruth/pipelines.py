@@ -111,17 +111,22 @@ def _dpo_measure(lm, vs: ValueSet, train: list[Scenario], holdout: list[Scenario
         runs[(r, vid)] = work.load(unit)
     bar.close()
     n = len(vs)
-    reps = []
+    reps, margin_reps = [], []
+    by_value = {vj: [s.id for s in holdout if s.value_id == vj] for vj in vs.ids}
+    a0 = np.array([rates([base[s] for s in by_value[vj]]) for vj in vs.ids])
     for r in (0, 1):
-        a = np.array([[rates([runs[(r, vi)]["margins"][s.id] for s in holdout if s.value_id == vj])
-                       for vj in vs.ids] for vi in vs.ids])
-        a0 = np.array([rates([base[s.id] for s in holdout if s.value_id == vj]) for vj in vs.ids])
+        a = np.array([[rates([runs[(r, vi)]["margins"][s] for s in by_value[vj]]) for vj in vs.ids] for vi in vs.ids])
         reps.append(shift_matrix(a, a0))
+        shift = np.array([[np.mean([runs[(r, vi)]["margins"][s] - base[s] for s in by_value[vj]]) for vj in vs.ids]
+                          for vi in vs.ids])
+        np.fill_diagonal(shift, np.nan)
+        margin_reps.append(shift)
     timing = {"train_s_per_value": float(np.mean([v["train_s"] for v in runs.values()])),
               "eval_s_per_value": float(np.mean([v["eval_s"] for v in runs.values()])),
               "step_share_of_train": float(np.mean([v.get("step_s", np.nan) / v["train_s"] for v in runs.values()]))}
     logs = {f"r{r}-{v}": runs[(r, v)]["train_log"] for (r, v) in runs}
     return {"M": np.nanmean(np.stack(reps), axis=0) if n else None, "replicates": reps, "timing": timing,
+            "margin_shift": np.nanmean(np.stack(margin_reps), axis=0), "margin_replicates": margin_reps,
             "logs": logs, "settings": dataclasses.asdict(settings)}
 
 
@@ -170,6 +175,8 @@ def run(spec: RunSpec, lm=None) -> Path:
     compute = work.compute_seconds()
     if resample is None:  # replicates are separate training runs: one pair is all there is
         ceiling = ceiling_summary(result["replicates"], pairs, how)
+        if "margin_replicates" in result:
+            result["margin_ceiling"] = ceiling_summary(result["margin_replicates"], pairs, how)
     else:
         ceiling = resampled_ceiling(lambda s: resample(s)["replicates"], pairs, how, spec.seed)
         if "margin_replicates" in result:
