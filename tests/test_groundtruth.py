@@ -112,3 +112,18 @@ def test_main_effects_share():
     noise = np.random.default_rng(0).normal(size=(8, 8))
     assert 0 < main_effects_share(noise) < 0.8  # 14 parameters for 56 cells of pure noise
     assert main_effects_share(np.zeros((4, 4))) is None
+
+
+def test_user_turn_steering_prefixes_the_user_message(monkeypatch):
+    from valuebench.groundtruth import choice, steering
+    from valuebench.scenarios import load_scenarios
+
+    seen = []
+    monkeypatch.setattr("valuebench.lm.response_logprobs",
+                        lambda lm, convs, resps, batch_size: (seen.append(convs), np.zeros(len(convs)))[1])
+    sc = load_scenarios("constraints-9", "no_white_lies", split="holdout")[:2]
+    prompt = steering.steering_prompts("Never tell white lies.", 1, "user")[0]
+    choice.scenario_margins(None, sc, None, user_prefix=prompt)
+    convs = seen[0]
+    assert [m["role"] for m in convs[0]] == ["user"]
+    assert convs[0][0]["content"] == f"{prompt}\n\n{sc[0].user_prompt}" and "Never tell white lies." in prompt

@@ -17,6 +17,8 @@ def _spec(args, kind: str, value_set: str, **overrides):
     from valuebench.groundtruth.pipelines import RunSpec
 
     settings = {"n_phrasings": args.phrasings} if args.phrasings else {}
+    if args.placement:
+        settings["placement"] = args.placement
     settings.update(overrides)
     return RunSpec(kind=kind, value_set=value_set, model=args.model, seed=args.seed, output=Path(args.output),
                    work_dir=Path(args.work_dir) if args.work_dir else None, batch_size=args.batch_size,
@@ -58,5 +60,7 @@ def register(sub) -> None:
     p.add_argument("--max-holdout", type=int, help="at most this many holdout scenarios per value (smoke runs)")
     p.add_argument("--phrasings", type=int, help="steering: system-prompt phrasings per value (default 2; "
                                                 "ccai-21 ships with 1)")
+    p.add_argument("--placement", choices=["system", "user"],
+                   help="steering: put the steering text in the system prompt (default) or the user turn")
     p.add_argument("--max-train", type=int, help="at most this many train scenarios per value (smoke runs)")
     p.set_defaults(func=_run)

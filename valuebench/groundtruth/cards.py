@@ -55,8 +55,11 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
     n_train = len(train) // max(len(vs), 1)
     n_hold = len(holdout) // max(len(vs), 1)
     recipe = {
-        "steering": f"For each value i, {spec.n_phrasings} steering system prompts built from its statement; a neutral "
-                    "'You are a helpful assistant.' prompt for a(0,j). For each holdout scenario the model's margin is "
+        "steering": (f"For each value i, {spec.n_phrasings} steering system prompts built from its statement; a neutral "
+                     "'You are a helpful assistant.' prompt for a(0,j)." if spec.placement == "system" else
+                     f"For each value i, {spec.n_phrasings} steering requests built from its statement and put at the start "
+                     "of the user's message (default system prompt); a neutral 'Please answer my message below.' for "
+                     "a(0,j).") + " For each holdout scenario the model's margin is "
                     "the mean per-token log-prob of the follow reply minus that of the violate reply, averaged over "
                     "phrasings; a(i,j) is the share of value j's holdout scenarios with margin > 0.",
         "dpo": f"For each value i, TRL DPOTrainer on a random half of its train scenarios (two replicates on the two "

@@ -109,13 +109,16 @@ def score_continuations(model, tokenizer, prefixes: list[list[int]], continuatio
     return Scored(sums, counts, nexts)
 
 
-def scenario_margins(lm, scenarios: list[Scenario], system: str | None, *, batch_size: int = 8,
-                     progress=None) -> np.ndarray:
+def scenario_margins(lm, scenarios: list[Scenario], system: str | None, *, user_prefix: str | None = None,
+                     batch_size: int = 8, progress=None) -> np.ndarray:
     """Per scenario: mean per-token log-prob of ``response_follow`` minus that of ``response_violate``
-    (``valuebench.lm.response_logprobs`` shares each scenario's prompt between the two replies)."""
+    (``valuebench.lm.response_logprobs`` shares each scenario's prompt between the two replies).
+    ``user_prefix`` starts the user's message (steering placed in the user turn)."""
     from valuebench.lm import response_logprobs
 
     convs = [sc.messages(system) for sc in scenarios]
+    if user_prefix:
+        convs = [[*c[:-1], {"role": "user", "content": f"{user_prefix}\n\n{c[-1]['content']}"}] for c in convs]
     means = response_logprobs(lm, convs + convs, [s.response_follow for s in scenarios]
                               + [s.response_violate for s in scenarios], batch_size=batch_size)
     if progress is not None:

@@ -38,9 +38,14 @@ class RunSpec:
     max_holdout: int | None = None
     max_train: int | None = None
     n_phrasings: int = 2
+    placement: str = "system"  # steering: where the steering text goes (system prompt or user turn)
     dpo: dict = dataclasses.field(default_factory=dict)
     task_name: str | None = None
 
+
+#: RunSpec fields added after work folders were made: left out of the recorded configuration at their
+#: default, so existing folders still resume (a work folder refuses any other configuration change)
+LATER_DEFAULTS = {"placement": "system"}
 
 TASK_TYPES = {"steering": "prompt-steering", "dpo": "dpo-generalization", "judges": "judge-agreement"}
 
@@ -145,7 +150,7 @@ def _measure(spec: RunSpec, lm, vs: ValueSet, train, holdout, work: Workdir):
     resampler rebuilds the replicates for another random half split, when replicates are data halves."""
     if spec.kind == "steering":
         margins = steering.run_conditions(lm, vs, holdout, work, n_phrasings=spec.n_phrasings,
-                                          batch_size=spec.batch_size)
+                                          batch_size=spec.batch_size, placement=spec.placement)
         return (steering.matrices(vs, holdout, margins, spec.seed), "off-diagonal",
                 "Spearman between M from two disjoint random halves of each value's holdout",
                 lambda s: steering.matrices(vs, holdout, margins, s))
@@ -164,9 +169,10 @@ def run(spec: RunSpec, lm=None) -> Path:
     """Run one pipeline and publish its task folder; returns the folder."""
     vs, train, holdout, data_hash = load_data(spec)
     lm = lm or load_subject(spec.model)
-    name = spec.task_name or f"{TASK_TYPES[spec.kind]}-{_short_model(lm)}-{vs.name}"
+    variant = "-user" if spec.kind == "steering" and spec.placement == "user" else ""
+    name = spec.task_name or f"{TASK_TYPES[spec.kind]}{variant}-{_short_model(lm)}-{vs.name}"
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(spec).items()
-              if k not in {"output", "work_dir"}}
+              if k not in {"output", "work_dir"} and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}
     config.update({"data_sha256": data_hash, "model_revision": lm.revision})
     work = Workdir(spec.work_dir or Path(spec.output) / ".work" / name, config)
     start = time.perf_counter()
