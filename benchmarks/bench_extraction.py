@@ -8,7 +8,7 @@ Rows:
 - ``response_logprobs`` throughput and its speed-up over per-item full-vocabulary scoring;
 - ``valuebench represent --method persona-vector --value-set ccai-21`` cold and cached wall time: slow
   (~10 min), so measured only with ``VALUEBENCH_BENCH_CCAI=1`` and otherwise reported from the last
-  measurement stored in ``benchmarks/out/ccai21_persona_vector.json``.
+  measurement stored in ``benchmarks/measured/ccai21_persona_vector.json`` (tracked in git).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from valuebench.scenarios import load_scenarios
 LAYERS = [12, 16, 21, 26]  # the persona-vector sweep's candidate layers on SmolLM2 (30 layers)
 BATCH = 8  # what the methods use for teacher-forced passes on CPU (LM.forward_batch_size of their default 32)
 PER_VALUE = 6
-CCAI_FILE = Path(__file__).parent / "out" / "ccai21_persona_vector.json"
+CCAI_FILE = Path(__file__).parent / "measured" / "ccai21_persona_vector.json"  # tracked: slow to re-measure
 
 
 def _row(name, value, unit, reference=None, ratio=None, target=None, passed=None, note=""):
