@@ -64,6 +64,8 @@ def test_shared_prefix_scores_equal_full_sequences():
 def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
     argv = ["groundtruth", kind, "--value-set", "constraints-9", "--values", VALUES, "--model", "tiny-random",
             "--max-holdout", "3", "--max-train", "4", "--output", str(tmp_path)]
+    if kind == "dpo":
+        argv += ["--dpo-learning-rate", "1e-3", "--dpo-epochs", "1"]
     assert main(argv) == 0, capsys.readouterr().err
     folders = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert len(folders) == 1
@@ -76,6 +78,8 @@ def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
     if kind == "dpo":
         logs = json.loads((folders[0] / "train_logs.json").read_text())
         assert len(logs) == 4 and all(any("loss" in row for row in rows) for rows in logs.values())
+        assert task.metadata.provenance.config["dpo"] == {"learning_rate": 1e-3, "epochs": 1}
+        assert all(row["learning_rate"] == 1e-3 for rows in logs.values() for row in rows if "loss" in row)
     # resumable: a second run reuses every finished unit and reproduces the matrix
     before = (folders[0] / "matrix.csv").read_text()
     assert main(argv) == 0
@@ -99,6 +103,9 @@ def test_bad_input_exit_2(tmp_path, capsys):
     assert main(["groundtruth", "judges", "--value-set", "constraints-9", "--values", "bogus",
                  "--model", "tiny-random", "--output", str(tmp_path / "out")]) == 2
     assert "unknown value ids" in capsys.readouterr().err
+    assert main(["groundtruth", "dpo", "--value-set", "constraints-9", "--dpo-epochs", "0",
+                 "--model", "tiny-random", "--output", str(tmp_path / "out")]) == 2
+    assert "--dpo-epochs must be at least 1" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 

@@ -78,7 +78,8 @@ def test_cached_reference_scores_equal_packaged_task(capsys, tmp_path, no_networ
     results = []
     for ref in ("fixture-constraints", f"{REPO}@{COMMIT}"):
         code, out, err = run(capsys, "evaluate", "--method", f"vectors:{vectors}", "--tasks", ref,
-                             "--permutations", "200", "--bootstrap", "200", "--format", "json")
+                             "--permutations", "200", "--bootstrap", "200", "--format", "json",
+                             "--output-dir", str(tmp_path / "results"))
         assert code == 0, err
         results.append(json.loads(out)["tasks"][0])
     packaged, cached = results
@@ -86,6 +87,11 @@ def test_cached_reference_scores_equal_packaged_task(capsys, tmp_path, no_networ
     for key in ("spearman", "kendall", "p_value", "ci", "normalized"):
         assert cached[key] == packaged[key], key
     assert no_network[-1]["local_files_only"] is True and no_network[-1]["revision"] == COMMIT
+    written = sorted(p.name for p in (tmp_path / "results").rglob("*.json"))  # same name, two files
+    assert written == ["fixture-constraints--test-org__fixture-constraints@" + COMMIT + ".json",
+                       "fixture-constraints.json"]
+    sources = [json.loads(p.read_text())["task"]["source"] for p in sorted((tmp_path / "results").rglob("*.json"))]
+    assert sources == [f"{REPO}@{COMMIT}", None]
     assert str(hub.resolve(f"{REPO}@{COMMIT}").folder) == str(snap)
     assert str(hub.resolve(f"{REPO}@main").folder) == str(snap)  # cache lookups may use a branch via refs/
 

@@ -98,7 +98,7 @@ def _from_hub(repo: str, rev: str, label: str) -> Task:
                                    cache_dir=cache)
     except LocalEntryNotFoundError:  # also a partial snapshot (IncompleteSnapshotError)
         folder = _download(repo, rev, label, cache)
-    return _load_snapshot(Path(folder), label)
+    return _load_snapshot(Path(folder), label, repo)
 
 
 def _download(repo: str, rev: str, label: str, cache: Path) -> str:
@@ -117,12 +117,13 @@ def _download(repo: str, rev: str, label: str, cache: Path) -> str:
         raise UserError(f"task {label}: download from the Hugging Face Hub failed: {_one_line(exc)}") from None
 
 
-def _load_snapshot(folder: Path, label: str) -> Task:
+def _load_snapshot(folder: Path, label: str, repo: str) -> Task:
     card = folder / "README.md"
     if not card.is_file():
         raise UserError(f"task {label}: {folder} has no README.md task card")
     task = load_task_card(card, check_folder_name=False)  # the folder is a commit sha, not the task name
     task.verify()
+    task.source = f"{repo}@{folder.name}"  # snapshot folders are named by the resolved commit sha
     return task
 
 

@@ -27,6 +27,7 @@ class TaskRef(BaseModel):
     version: str
     type: str
     ground_truth_sha256: str
+    source: str | None = None  # ORG/NAME@<commit sha> when the task came from the Hub
 
 
 class MethodRef(BaseModel):
@@ -56,7 +57,7 @@ def make_result(method, task, value_ids, similarity, score, timing, rep_metadata
         method=MethodRef(name=method.name, config=method.config(), config_hash=method.config_hash(),
                          metadata=rep_metadata),
         task=TaskRef(name=task.name, version=task.metadata.version, type=task.metadata.type,
-                     ground_truth_sha256=task.metadata.ground_truth.sha256),
+                     ground_truth_sha256=task.metadata.ground_truth.sha256, source=task.source),
         value_ids=list(value_ids),
         similarity=[[round(float(x), 8) for x in row] for row in similarity],
         scores=score.to_dict(),
@@ -66,13 +67,14 @@ def make_result(method, task, value_ids, similarity, score, timing, rep_metadata
     )
 
 
-def result_path(root: Path, method_name: str, config_hash: str, task_name: str) -> Path:
+def result_path(root: Path, method_name: str, config_hash: str, task_name: str, source: str | None = None) -> Path:
     safe = method_name.replace("/", "__").replace(":", "_")
-    return Path(root) / safe / config_hash / f"{task_name}.json"
+    stem = task_name if source is None else f"{task_name}--{source.replace('/', '__')}"
+    return Path(root) / safe / config_hash / f"{stem}.json"
 
 
 def write_result(root: Path, result: Result) -> Path:
-    path = result_path(root, result.method.name, result.method.config_hash, result.task.name)
+    path = result_path(root, result.method.name, result.method.config_hash, result.task.name, result.task.source)
     atomic_write_json(path, json.loads(result.model_dump_json()))
     return path
 

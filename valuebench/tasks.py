@@ -111,6 +111,9 @@ class Task:
     metadata: TaskMetadata
     card_body: str
     folder: Path
+    #: where the copy came from: None for the packaged copy, ``ORG/NAME@<commit sha>`` for a Hub snapshot,
+    #: so results of two same-named copies never overwrite each other and say which one they scored
+    source: str | None = None
 
     @property
     def name(self) -> str:

@@ -13,12 +13,22 @@ SHIPPED = (("judges", "constraints-9", {}), ("steering", "constraints-9", {}), (
            ("judges", "ccai-21", {}), ("steering", "ccai-21", {"n_phrasings": 1}))
 
 
+def _check(args) -> None:
+    if args.dpo_learning_rate is not None and not 0 < args.dpo_learning_rate < 1:
+        raise UserError(f"--dpo-learning-rate must be in (0, 1), got {args.dpo_learning_rate}")
+    if args.dpo_epochs is not None and args.dpo_epochs < 1:
+        raise UserError(f"--dpo-epochs must be at least 1, got {args.dpo_epochs}")
+
+
 def _spec(args, kind: str, value_set: str, **overrides):
     from valuebench.groundtruth.pipelines import RunSpec
 
     settings = {"n_phrasings": args.phrasings} if args.phrasings else {}
     if args.placement:
         settings["placement"] = args.placement
+    dpo = {k: v for k, v in (("learning_rate", args.dpo_learning_rate), ("epochs", args.dpo_epochs)) if v is not None}
+    if dpo:
+        settings["dpo"] = dpo
     settings.update(overrides)
     return RunSpec(kind=kind, value_set=value_set, model=args.model, seed=args.seed, output=Path(args.output),
                    work_dir=Path(args.work_dir) if args.work_dir else None, batch_size=args.batch_size,
@@ -29,6 +39,7 @@ def _spec(args, kind: str, value_set: str, **overrides):
 def _run(args) -> int:
     from valuebench.groundtruth.pipelines import load_subject, run
 
+    _check(args)
     if args.kind == "all":
         if args.work_dir:
             raise UserError("--work-dir applies to one pipeline; `all` keeps one work folder per task")
@@ -63,4 +74,6 @@ def register(sub) -> None:
     p.add_argument("--placement", choices=["system", "user"],
                    help="steering: put the steering text in the system prompt (default) or the user turn")
     p.add_argument("--max-train", type=int, help="at most this many train scenarios per value (smoke runs)")
+    p.add_argument("--dpo-learning-rate", type=float, help="dpo: learning rate (default: DPOSettings)")
+    p.add_argument("--dpo-epochs", type=int, help="dpo: training epochs (default: DPOSettings)")
     p.set_defaults(func=_run)
