@@ -80,6 +80,11 @@ def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
         assert len(logs) == 4 and all(any("loss" in row for row in rows) for rows in logs.values())
         assert task.metadata.provenance.config["dpo"] == {"learning_rate": 1e-3, "epochs": 1}
         assert all(row["learning_rate"] == 1e-3 for rows in logs.values() for row in rows if "loss" in row)
+    # the card's command recreates the task: run it in a fresh folder and get the same matrix
+    command = task.metadata.provenance.command.split()
+    assert command[:2] == ["valuebench", "groundtruth"] and "--values" in command and "--max-holdout" in command
+    assert main(command[1:] + ["--output", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / folders[0].name / "matrix.csv").read_text() == (folders[0] / "matrix.csv").read_text()
     # resumable: a second run reuses every finished unit and reproduces the matrix
     before = (folders[0] / "matrix.csv").read_text()
     assert main(argv) == 0

@@ -43,8 +43,7 @@ def metadata(name, spec, vs, lm, pairs, ceiling, config, wall, compute=(0.0, 0, 
         "symmetric": spec.kind == "judges", "reference": "https://github.com/andyjliu/conflictscope (scenario format)",
         "license": "Apache-2.0", "noise_ceiling": ceiling,
         "provenance": {"pipeline": f"valuebench groundtruth {spec.kind}", "config": json.loads(json.dumps(config, default=str)),
-                       "date": today(), "command": f"valuebench groundtruth {spec.kind} --value-set {vs.name} "
-                                                   f"--model {spec.model} --seed {spec.seed}",
+                       "date": today(), "command": reproduce_command(spec, vs.name),
                        "hardware": hardware(), "wall_time_s": _compute_s(wall, compute)},
         "pretty_name": f"{DESCRIPTIONS[spec.kind].split(':')[0][:60]} ({vs.name})",
         "tags": ["valuebench", TASK_TYPES[spec.kind], vs.name],
@@ -90,7 +89,7 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
         *([_ceiling_line("companion `margin_shift.csv` (mean margin change, continuous) ceiling",
                          result["margin_ceiling"])] if "margin_ceiling" in result else []),
         _time_line(wall, compute, config.get("hardware", "") or "this machine"),
-        f"- reproduce: `valuebench groundtruth {spec.kind} --value-set {vs.name} --model {spec.model} --seed {spec.seed}`",
+        f"- reproduce: `{reproduce_command(spec, vs.name)}`",
         "",
         "## Known caveats",
         *([_LOW_CEILING.format(value=ceiling["value"], floor=MIN_CEILING)]
@@ -105,6 +104,22 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
                   f"{result['timing']['step_share_of_train']:.0%} (the rest: tokenizing, reference log-probs, "
                   "optimizer, logging)"]
     return "\n".join(lines)
+
+
+def reproduce_command(spec, value_set: str) -> str:
+    """The CLI line that recreates this task, with every setting that differs from the CLI's defaults."""
+    parts = [f"valuebench groundtruth {spec.kind} --value-set {value_set} --model {spec.model} --seed {spec.seed}"]
+    if spec.kind == "steering":
+        parts.append(f"--phrasings {spec.n_phrasings}")
+        if spec.placement != "system":
+            parts.append(f"--placement {spec.placement}")
+    flags = {"learning_rate": "--dpo-learning-rate", "epochs": "--dpo-epochs"}
+    parts += [f"{flags[k]} {v}" for k, v in sorted(spec.dpo.items()) if k in flags] if spec.kind == "dpo" else []
+    if spec.values:
+        parts.append(f"--values {','.join(spec.values)}")
+    parts += [f"--{k.replace('_', '-')} {getattr(spec, k)}" for k in ("max_holdout", "max_train")
+              if getattr(spec, k) is not None]
+    return " ".join(parts)
 
 
 _LOW_CEILING = ("- **Noise ceiling {value} is below {floor}**: two halves of the data rank the pairs too differently "
