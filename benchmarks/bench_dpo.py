@@ -26,6 +26,7 @@ from valuebench.scenarios import load_scenarios
 
 VALUE = "no_white_lies"
 PAIRS, EPOCHS, BATCH = 16, 2, 8
+LR = 1e-3  # the shipped recipe's LoRA learning rate (SHIPPED in valuebench/commands/groundtruth.py)
 
 
 def _row(name, value, unit, reference=None, ratio=None, target=None, passed=None, note=""):
@@ -34,7 +35,7 @@ def _row(name, value, unit, reference=None, ratio=None, target=None, passed=None
 
 
 def _train(lm, data, **overrides):
-    settings = dataclasses.replace(DPOSettings(epochs=EPOCHS, batch_size=BATCH), **overrides)
+    settings = dataclasses.replace(DPOSettings(epochs=EPOCHS, batch_size=BATCH, learning_rate=LR), **overrides)
     with tempfile.TemporaryDirectory() as tmp:
         return train_dpo(str(lm.path), lm.tokenizer, data, settings, seed=0, out_dir=tmp)
 
@@ -56,7 +57,7 @@ def run() -> list[dict]:
     ckpt = _train(lm, data, gradient_checkpointing=True)
     per_step_ref = _train(lm, data, precompute_ref=False)
     lora_shift, full_shift = _shift(lm, lora, holdout, base), _shift(lm, full, holdout, base)
-    what = f"{PAIRS} {VALUE} pairs x {EPOCHS} epochs, batch {BATCH}"
+    what = f"{PAIRS} {VALUE} pairs x {EPOCHS} epochs, batch {BATCH}, LoRA lr {LR:g}"
     share = lora.step_s / lora.wall_s
     return [
         _row("DPO LoRA wall time", round(lora.wall_s, 1), "s", None, None, None, None,

@@ -65,7 +65,7 @@ def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
     argv = ["groundtruth", kind, "--value-set", "constraints-9", "--values", VALUES, "--model", "tiny-random",
             "--max-holdout", "3", "--max-train", "4", "--output", str(tmp_path)]
     if kind == "dpo":
-        argv += ["--dpo-learning-rate", "1e-3", "--dpo-epochs", "1"]
+        argv += ["--dpo-learning-rate", "1e-3", "--dpo-epochs", "1", "--task-version", "2.0.0"]
     assert main(argv) == 0, capsys.readouterr().err
     folders = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert len(folders) == 1
@@ -79,6 +79,7 @@ def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
         logs = json.loads((folders[0] / "train_logs.json").read_text())
         assert len(logs) == 4 and all(any("loss" in row for row in rows) for rows in logs.values())
         assert task.metadata.provenance.config["dpo"] == {"learning_rate": 1e-3, "epochs": 1}
+        assert task.metadata.version == "2.0.0" and "task_version" not in task.metadata.provenance.config
         assert all(row["learning_rate"] == 1e-3 for rows in logs.values() for row in rows if "loss" in row)
     # the card's command recreates the task: run it in a fresh folder and get the same matrix
     command = task.metadata.provenance.command.split()
@@ -111,6 +112,9 @@ def test_bad_input_exit_2(tmp_path, capsys):
     assert main(["groundtruth", "dpo", "--value-set", "constraints-9", "--dpo-epochs", "0",
                  "--model", "tiny-random", "--output", str(tmp_path / "out")]) == 2
     assert "--dpo-epochs must be at least 1" in capsys.readouterr().err
+    assert main(["groundtruth", "dpo", "--value-set", "constraints-9", "--task-version", "v2",
+                 "--model", "tiny-random", "--output", str(tmp_path / "out")]) == 2
+    assert "--task-version must look like MAJOR.MINOR.PATCH" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from valuebench.errors import UserError
@@ -9,13 +10,17 @@ from valuebench.errors import UserError
 KINDS = ("steering", "dpo", "judges")
 #: what `make groundtruth` ships: (pipeline, value set, settings that differ from the defaults). Steering on
 #: ccai-21 uses one phrasing per value: 22 conditions x 336 holdout scenarios cost ~1 h per phrasing here.
-SHIPPED = (("judges", "constraints-9", {}), ("steering", "constraints-9", {}), ("dpo", "constraints-9", {}),
+#: DPO v2 (lr 1e-3): at the default 2e-4 cross-value rates barely moved (rate-M ceiling 0.27, v1.0.0).
+SHIPPED = (("judges", "constraints-9", {}), ("steering", "constraints-9", {}),
+           ("dpo", "constraints-9", {"dpo": {"learning_rate": 1e-3}, "task_version": "2.0.0"}),
            ("judges", "ccai-21", {}), ("steering", "ccai-21", {"n_phrasings": 1}))
 
 
 def _check(args) -> None:
     if args.dpo_learning_rate is not None and not 0 < args.dpo_learning_rate < 1:
         raise UserError(f"--dpo-learning-rate must be in (0, 1), got {args.dpo_learning_rate}")
+    if args.task_version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", args.task_version):
+        raise UserError(f"--task-version must look like MAJOR.MINOR.PATCH (e.g. 2.0.0), got {args.task_version!r}")
     if args.dpo_epochs is not None and args.dpo_epochs < 1:
         raise UserError(f"--dpo-epochs must be at least 1, got {args.dpo_epochs}")
 
@@ -29,6 +34,8 @@ def _spec(args, kind: str, value_set: str, **overrides):
     dpo = {k: v for k, v in (("learning_rate", args.dpo_learning_rate), ("epochs", args.dpo_epochs)) if v is not None}
     if dpo:
         settings["dpo"] = dpo
+    if args.task_version:
+        settings["task_version"] = args.task_version
     settings.update(overrides)
     return RunSpec(kind=kind, value_set=value_set, model=args.model, seed=args.seed, output=Path(args.output),
                    work_dir=Path(args.work_dir) if args.work_dir else None, batch_size=args.batch_size,
@@ -76,4 +83,6 @@ def register(sub) -> None:
     p.add_argument("--max-train", type=int, help="at most this many train scenarios per value (smoke runs)")
     p.add_argument("--dpo-learning-rate", type=float, help="dpo: learning rate (default: DPOSettings)")
     p.add_argument("--dpo-epochs", type=int, help="dpo: training epochs (default: DPOSettings)")
+    p.add_argument("--task-version", help="version written into the task card (default 1.0.0); bump it when a new "
+                                          "recipe replaces a shipped matrix")
     p.set_defaults(func=_run)

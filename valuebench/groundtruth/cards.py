@@ -37,7 +37,7 @@ def metadata(name, spec, vs, lm, pairs, ceiling, config, wall, compute=(0.0, 0, 
     from valuebench.groundtruth.pipelines import TASK_TYPES, hardware, today
 
     return {
-        "name": name, "version": "1.0.0", "type": TASK_TYPES[spec.kind], "value_set": vs.name,
+        "name": name, "version": spec.task_version, "type": TASK_TYPES[spec.kind], "value_set": vs.name,
         "model": {"name": lm.name, "revision": str(lm.revision)},
         "description": DESCRIPTIONS[spec.kind], "main_score": "spearman", "pairs": pairs,
         "symmetric": spec.kind == "judges", "reference": "https://github.com/andyjliu/conflictscope (scenario format)",
@@ -119,6 +119,8 @@ def reproduce_command(spec, value_set: str) -> str:
         parts.append(f"--values {','.join(spec.values)}")
     parts += [f"--{k.replace('_', '-')} {getattr(spec, k)}" for k in ("max_holdout", "max_train")
               if getattr(spec, k) is not None]
+    if spec.task_version != "1.0.0":
+        parts.append(f"--task-version {spec.task_version}")
     return " ".join(parts)
 
 

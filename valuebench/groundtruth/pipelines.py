@@ -41,6 +41,7 @@ class RunSpec:
     placement: str = "system"  # steering: where the steering text goes (system prompt or user turn)
     dpo: dict = dataclasses.field(default_factory=dict)
     task_name: str | None = None
+    task_version: str = "1.0.0"  # bumped when a recipe change replaces a shipped matrix; not a run setting
 
 
 #: RunSpec fields added after work folders were made: left out of the recorded configuration at their
@@ -172,7 +173,7 @@ def run(spec: RunSpec, lm=None) -> Path:
     variant = "-user" if spec.kind == "steering" and spec.placement == "user" else ""
     name = spec.task_name or f"{TASK_TYPES[spec.kind]}{variant}-{_short_model(lm)}-{vs.name}"
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(spec).items()
-              if k not in {"output", "work_dir"} and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}
+              if k not in {"output", "work_dir", "task_version"} and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}
     config.update({"data_sha256": data_hash, "model_revision": lm.revision})
     work = Workdir(spec.work_dir or Path(spec.output) / ".work" / name, config)
     start = time.perf_counter()
