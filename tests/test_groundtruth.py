@@ -143,3 +143,43 @@ def test_user_turn_steering_prefixes_the_user_message(monkeypatch):
     convs = seen[0]
     assert [m["role"] for m in convs[0]] == ["user"]
     assert convs[0][0]["content"] == f"{prompt}\n\n{sc[0].user_prompt}" and "Never tell white lies." in prompt
+
+
+def test_mcq_margins_equal_a_plain_forward_and_randomize_order():
+    from valuebench.groundtruth import choice
+    from valuebench.scenarios import load_scenarios
+
+    lm = tiny_llama()
+    sc = load_scenarios("constraints-9", "no_white_lies", split="holdout")[:4]
+    got = choice.scenario_margins(lm, sc, "Be honest.", choice="mcq", seed=3, batch_size=3)
+    tok = lm.tokenizer
+    a_id, b_id = (tok(x, add_special_tokens=False)["input_ids"][0] for x in ("A", "B"))
+    for s, margin in zip(sc, got):
+        first = choice.follow_is_a(s.id, 3)
+        a, b = (s.response_follow, s.response_violate) if first else (s.response_violate, s.response_follow)
+        text = choice.MCQ_QUESTION.format(user=s.user_prompt, a=a, b=b)
+        ids = torch.tensor([choice.prompt_ids(tok, [{"role": "system", "content": "Be honest."},
+                                                    {"role": "user", "content": text}])])
+        with torch.no_grad():
+            lp = torch.log_softmax(lm.model(ids).logits[0, -1].float(), -1)
+        want = (lp[a_id] - lp[b_id]).item() * (1 if first else -1)
+        assert margin == pytest.approx(want, abs=1e-4)
+    ids = [f"v-{k:03d}" for k in range(400)]
+    share = np.mean([choice.follow_is_a(i, 0) for i in ids])
+    assert 0.43 < share < 0.57  # a coin flip per scenario, not a fixed order
+    assert [choice.follow_is_a(i, 0) for i in ids] != [choice.follow_is_a(i, 1) for i in ids]
+
+
+@pytest.mark.slow
+def test_mcq_steering_end_to_end_and_judges_refuse_it(tmp_path, capsys):
+    argv = ["groundtruth", "steering", "--value-set", "constraints-9", "--values", VALUES, "--model", "tiny-random",
+            "--max-holdout", "3", "--phrasings", "1", "--choice", "mcq", "--output", str(tmp_path)]
+    assert main(argv) == 0, capsys.readouterr().err
+    folders = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert len(folders) == 1 and "-mcq-" in folders[0], folders
+    task = load_task_card(tmp_path / folders[0] / "README.md")
+    assert task.metadata.provenance.config["choice"] == "mcq" and "--choice mcq" in task.metadata.provenance.command
+    assert "Choice measure: MCQ" in task.card_body
+    assert main(["groundtruth", "judges", "--value-set", "constraints-9", "--values", VALUES, "--choice", "mcq",
+                 "--model", "tiny-random", "--output", str(tmp_path / "j")]) == 2
+    assert "does not apply to judges" in capsys.readouterr().err and not (tmp_path / "j").exists()

@@ -17,6 +17,8 @@ SHIPPED = (("judges", "constraints-9", {}), ("steering", "constraints-9", {}),
 
 
 def _check(args) -> None:
+    if args.kind == "judges" and args.choice not in (None, "logprob"):
+        raise UserError(f"--choice {args.choice} does not apply to judges: a judge's score is log p(Yes) - log p(No)")
     if args.dpo_learning_rate is not None and not 0 < args.dpo_learning_rate < 1:
         raise UserError(f"--dpo-learning-rate must be in (0, 1), got {args.dpo_learning_rate}")
     if args.task_version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", args.task_version):
@@ -36,6 +38,8 @@ def _spec(args, kind: str, value_set: str, **overrides):
         settings["dpo"] = dpo
     if args.task_version:
         settings["task_version"] = args.task_version
+    if args.choice and kind != "judges":  # `all`: judges always score yes/no
+        settings["choice"] = args.choice
     settings.update(overrides)
     return RunSpec(kind=kind, value_set=value_set, model=args.model, seed=args.seed, output=Path(args.output),
                    work_dir=Path(args.work_dir) if args.work_dir else None, batch_size=args.batch_size,
@@ -83,6 +87,10 @@ def register(sub) -> None:
     p.add_argument("--max-train", type=int, help="at most this many train scenarios per value (smoke runs)")
     p.add_argument("--dpo-learning-rate", type=float, help="dpo: learning rate (default: DPOSettings)")
     p.add_argument("--dpo-epochs", type=int, help="dpo: training epochs (default: DPOSettings)")
+    p.add_argument("--choice", choices=["logprob", "mcq"],
+                   help="steering, dpo: logprob = mean token log-prob of the upholding minus the violating reply "
+                        "(default); mcq = both replies as (A)/(B) in random order, log p(letter) difference "
+                        "(ConflictScope's MCQ mode, for models that follow the format)")
     p.add_argument("--task-version", help="version written into the task card (default 1.0.0); bump it when a new "
                                           "recipe replaces a shipped matrix")
     p.set_defaults(func=_run)

@@ -68,6 +68,11 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
         "judges": "Each reply in the pool (both replies of every holdout scenario) is shown to the model with the "
                   "question whether it upholds value i; the judge score is log p(Yes) - log p(No) at the answer.",
     }[spec.kind]
+    if spec.choice == "mcq":
+        recipe += (" **Choice measure: MCQ** (ConflictScope's multiple-choice mode) instead of the log-prob margin: "
+                   "both replies follow the user's message as (A) and (B), the order a per-scenario coin flip "
+                   f"(seed {spec.seed}); margin = log p(letter of the upholding reply) - log p(the other letter) at "
+                   "the start of the answer.")
     lines = [
         f"# {vs.name} × {lm.name}: {spec.kind}",
         "",
@@ -113,6 +118,8 @@ def reproduce_command(spec, value_set: str) -> str:
         parts.append(f"--phrasings {spec.n_phrasings}")
         if spec.placement != "system":
             parts.append(f"--placement {spec.placement}")
+    if spec.choice != "logprob":
+        parts.append(f"--choice {spec.choice}")
     flags = {"learning_rate": "--dpo-learning-rate", "epochs": "--dpo-epochs"}
     parts += [f"{flags[k]} {v}" for k, v in sorted(spec.dpo.items()) if k in flags] if spec.kind == "dpo" else []
     if spec.values:

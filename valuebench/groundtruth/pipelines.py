@@ -39,6 +39,7 @@ class RunSpec:
     max_train: int | None = None
     n_phrasings: int = 2
     placement: str = "system"  # steering: where the steering text goes (system prompt or user turn)
+    choice: str = "logprob"  # steering, dpo: how a scenario's choice is measured (see choice.scenario_margins)
     dpo: dict = dataclasses.field(default_factory=dict)
     task_name: str | None = None
     task_version: str = "1.0.0"  # bumped when a recipe change replaces a shipped matrix; not a run setting
@@ -46,7 +47,7 @@ class RunSpec:
 
 #: RunSpec fields added after work folders were made: left out of the recorded configuration at their
 #: default, so existing folders still resume (a work folder refuses any other configuration change)
-LATER_DEFAULTS = {"placement": "system"}
+LATER_DEFAULTS = {"placement": "system", "choice": "logprob"}
 
 TASK_TYPES = {"steering": "prompt-steering", "dpo": "dpo-generalization", "judges": "judge-agreement"}
 
@@ -56,6 +57,11 @@ def _short_model(lm) -> str:
 
 
 def load_data(spec: RunSpec) -> tuple[ValueSet, list[Scenario], list[Scenario], str]:
+    from valuebench.groundtruth.choice import CHOICES
+
+    if spec.choice not in CHOICES or (spec.kind == "judges" and spec.choice != "logprob"):
+        raise UserError(f"choice measure {spec.choice!r} does not apply to {spec.kind}; steering and dpo take "
+                        f"{', '.join(CHOICES)}, judges score yes/no")
     vs = load_value_set(spec.value_set)
     if spec.values:
         unknown = [v for v in spec.values if v not in vs.ids]
@@ -91,7 +97,7 @@ def _dpo_measure(lm, vs: ValueSet, train: list[Scenario], holdout: list[Scenario
 
     settings = DPOSettings(**spec.dpo)
     if not work.done("dpo-base"):
-        m = scenario_margins(lm, holdout, None, batch_size=spec.batch_size)
+        m = scenario_margins(lm, holdout, None, batch_size=spec.batch_size, choice=spec.choice, seed=spec.seed)
         work.save("dpo-base", {"margins": {s.id: float(x) for s, x in zip(holdout, m)}})
     base = work.load("dpo-base")["margins"]
     runs = {}
@@ -108,7 +114,7 @@ def _dpo_measure(lm, vs: ValueSet, train: list[Scenario], holdout: list[Scenario
                 trained = train_dpo(str(lm.path), lm.tokenizer, data, settings, spec.seed + r, tmp)
             start = time.perf_counter()
             m = scenario_margins(dataclasses.replace(lm, model=trained.model), holdout, None,
-                                 batch_size=spec.batch_size)
+                                 batch_size=spec.batch_size, choice=spec.choice, seed=spec.seed)
             work.save(unit, {"margins": {s.id: float(x) for s, x in zip(holdout, m)}, "train_ids": sorted(half),
                              "train_log": trained.log, "train_s": round(trained.wall_s, 2),
                              "setup_s": round(trained.setup_s, 2), "step_s": round(trained.step_s, 2),
@@ -151,7 +157,8 @@ def _measure(spec: RunSpec, lm, vs: ValueSet, train, holdout, work: Workdir):
     resampler rebuilds the replicates for another random half split, when replicates are data halves."""
     if spec.kind == "steering":
         margins = steering.run_conditions(lm, vs, holdout, work, n_phrasings=spec.n_phrasings,
-                                          batch_size=spec.batch_size, placement=spec.placement)
+                                          batch_size=spec.batch_size, placement=spec.placement,
+                                          choice=spec.choice, seed=spec.seed)
         return (steering.matrices(vs, holdout, margins, spec.seed), "off-diagonal",
                 "Spearman between M from two disjoint random halves of each value's holdout",
                 lambda s: steering.matrices(vs, holdout, margins, s))
@@ -170,7 +177,8 @@ def run(spec: RunSpec, lm=None) -> Path:
     """Run one pipeline and publish its task folder; returns the folder."""
     vs, train, holdout, data_hash = load_data(spec)
     lm = lm or load_subject(spec.model)
-    variant = "-user" if spec.kind == "steering" and spec.placement == "user" else ""
+    variant = ("-user" if spec.kind == "steering" and spec.placement == "user" else "") + \
+        ("-mcq" if spec.choice == "mcq" else "")
     name = spec.task_name or f"{TASK_TYPES[spec.kind]}{variant}-{_short_model(lm)}-{vs.name}"
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(spec).items()
               if k not in {"output", "work_dir", "task_version"} and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}

@@ -42,14 +42,15 @@ def steering_prompts(statement: str, n_phrasings: int = len(PHRASINGS), placemen
     return [p.format(statement=statement.rstrip(".") + ".") for p in templates[:n_phrasings]]
 
 
-def _margins(lm, holdout: list[Scenario], prompt: str, placement: str, batch_size: int, bar) -> np.ndarray:
+def _margins(lm, holdout: list[Scenario], prompt: str, placement: str, batch_size: int, bar, **choice) -> np.ndarray:
     if placement == "system":
-        return scenario_margins(lm, holdout, prompt, batch_size=batch_size, progress=bar)
-    return scenario_margins(lm, holdout, None, user_prefix=prompt, batch_size=batch_size, progress=bar)
+        return scenario_margins(lm, holdout, prompt, batch_size=batch_size, progress=bar, **choice)
+    return scenario_margins(lm, holdout, None, user_prefix=prompt, batch_size=batch_size, progress=bar, **choice)
 
 
-def run_conditions(lm, value_set: ValueSet, holdout: list[Scenario], work: Workdir, *,
-                   n_phrasings: int, batch_size: int, placement: str = "system") -> dict[str, dict[str, float]]:
+def run_conditions(lm, value_set: ValueSet, holdout: list[Scenario], work: Workdir, *, n_phrasings: int,
+                   batch_size: int, placement: str = "system", choice: str = "logprob",
+                   seed: int = 0) -> dict[str, dict[str, float]]:
     """Margins of every holdout scenario under the neutral prompt and each value's steering prompts."""
     conditions = {"neutral": [NEUTRAL if placement == "system" else USER_NEUTRAL]}
     for value in value_set.values:
@@ -61,7 +62,8 @@ def run_conditions(lm, value_set: ValueSet, holdout: list[Scenario], work: Workd
     for cond, prompts in conditions.items():
         unit = f"steer-{cond}"
         if not work.done(unit):
-            per_prompt = [_margins(lm, holdout, p, placement, batch_size, bar) for p in prompts]
+            per_prompt = [_margins(lm, holdout, p, placement, batch_size, bar, choice=choice, seed=seed)
+                          for p in prompts]
             margins = np.mean(per_prompt, axis=0)
             work.save(unit, {"condition": cond, "prompts": prompts,
                              "margins": {sc.id: float(m) for sc, m in zip(holdout, margins)}})
