@@ -180,6 +180,15 @@ def test_mcq_steering_end_to_end_and_judges_refuse_it(tmp_path, capsys):
     task = load_task_card(tmp_path / folders[0] / "README.md")
     assert task.metadata.provenance.config["choice"] == "mcq" and "--choice mcq" in task.metadata.provenance.command
     assert "Choice measure: MCQ" in task.card_body
+    # republishing a finished work folder with card notes (what `make groundtruth` does for the shipped DPO)
+    from valuebench.groundtruth.pipelines import RunSpec, run
+    before = (tmp_path / folders[0] / "matrix.csv").read_text()
+    run(RunSpec(kind="steering", value_set="constraints-9", model="tiny-random", output=tmp_path,
+                values=VALUES.split(","), max_holdout=3, n_phrasings=1, choice="mcq", task_version="1.1.0",
+                card_notes=("tried a system prompt first",)))
+    again = load_task_card(tmp_path / folders[0] / "README.md")
+    assert "## Recipe history\n- tried a system prompt first" in again.card_body
+    assert again.metadata.version == "1.1.0" and (tmp_path / folders[0] / "matrix.csv").read_text() == before
     assert main(["groundtruth", "judges", "--value-set", "constraints-9", "--values", VALUES, "--choice", "mcq",
                  "--model", "tiny-random", "--output", str(tmp_path / "j")]) == 2
     assert "does not apply to judges" in capsys.readouterr().err and not (tmp_path / "j").exists()

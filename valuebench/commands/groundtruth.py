@@ -8,11 +8,19 @@ from pathlib import Path
 from valuebench.errors import UserError
 
 KINDS = ("steering", "dpo", "judges")
+DPO_HISTORY = (
+    "v1.0.0 (LoRA lr 2e-4, 2 epochs, 18 runs, 65 min): the trained value's own rate moved (e.g. +0.18) but "
+    "other values' rates barely did (mean |a(i,j) - a(0,j)| 0.01 off the diagonal), so M was mostly ties; rate-M "
+    "ceiling 0.27, below the 0.3 bar (margin-shift companion ceiling 0.71). Work units: "
+    "tasks/.work/dpo-generalization-smollm2-135m-constraints-9-v1-lr2e-4.",
+    "Pilot for v2 (no_affirm_delusions, both train halves, lr 1e-3): own rate +0.59/+0.64 (v1 +0.18/+0.09), mean "
+    "|cross rate change| 0.108 (v1 0.014), Spearman of the two halves' cross-value rate changes 0.73 (v1 0.44).",
+)
 #: what `make groundtruth` ships: (pipeline, value set, settings that differ from the defaults). Steering on
 #: ccai-21 uses one phrasing per value: 22 conditions x 336 holdout scenarios cost ~1 h per phrasing here.
-#: DPO v2 (lr 1e-3): at the default 2e-4 cross-value rates barely moved (rate-M ceiling 0.27, v1.0.0).
 SHIPPED = (("judges", "constraints-9", {}), ("steering", "constraints-9", {}),
-           ("dpo", "constraints-9", {"dpo": {"learning_rate": 1e-3}, "task_version": "2.0.0"}),
+           ("dpo", "constraints-9", {"dpo": {"learning_rate": 1e-3}, "task_version": "2.0.0",
+                                     "card_notes": DPO_HISTORY}),
            ("judges", "ccai-21", {}), ("steering", "ccai-21", {"n_phrasings": 1}))
 
 

@@ -102,6 +102,8 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
         CAVEATS[spec.kind],
         _main_effects_line(result["M"]),
     ]
+    if spec.card_notes:
+        lines += ["", "## Recipe history", *[f"- {note}" for note in spec.card_notes]]
     if "timing" in result:
         lines += ["", "## Cost", f"- DPO training per value and replicate: {result['timing']['train_s_per_value']:.0f} s; "
                   f"evaluation on every holdout scenario: {result['timing']['eval_s_per_value']:.0f} s; "

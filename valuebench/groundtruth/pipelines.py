@@ -43,6 +43,7 @@ class RunSpec:
     dpo: dict = dataclasses.field(default_factory=dict)
     task_name: str | None = None
     task_version: str = "1.0.0"  # bumped when a recipe change replaces a shipped matrix; not a run setting
+    card_notes: tuple[str, ...] = ()  # "Recipe history" lines for the card (what was tried before); not a setting
 
 
 #: RunSpec fields added after work folders were made: left out of the recorded configuration at their
@@ -181,7 +182,7 @@ def run(spec: RunSpec, lm=None) -> Path:
         ("-mcq" if spec.choice == "mcq" else "")
     name = spec.task_name or f"{TASK_TYPES[spec.kind]}{variant}-{_short_model(lm)}-{vs.name}"
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(spec).items()
-              if k not in {"output", "work_dir", "task_version"} and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}
+              if k not in {"output", "work_dir", "task_version", "card_notes"} and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}
     config.update({"data_sha256": data_hash, "model_revision": lm.revision})
     work = Workdir(spec.work_dir or Path(spec.output) / ".work" / name, config)
     start = time.perf_counter()
