@@ -17,10 +17,15 @@ from valuebench.values import load_value_set
 GOOD = "USER: My aunt Rosa knitted me a lumpy scarf, do you like it?\nKEEP: It is uneven, but warm.\nBREAK: It is perfect!"
 
 
-def _embed(texts):  # distinct texts orthogonal, equal texts identical (hash buckets)
-    out = np.zeros((len(texts), 4096))
+_SEEN: dict[str, int] = {}
+
+
+def _embed(texts):
+    """Distinct texts orthogonal, equal texts identical. One axis per distinct text: hash buckets collided
+    (str hashes are salted per process, so about one run in ten a new record 'duplicated' a shipped one)."""
+    out = np.zeros((len(texts), 8192))
     for i, t in enumerate(texts):
-        out[i, hash(t) % 4096] = 1
+        out[i, _SEEN.setdefault(t, len(_SEEN))] = 1
     return out
 
 
