@@ -25,8 +25,6 @@ SHIPPED = (("judges", "constraints-9", {}), ("steering", "constraints-9", {}),
 
 
 def _check(args) -> None:
-    if args.kind == "judges" and args.choice not in (None, "logprob"):
-        raise UserError(f"--choice {args.choice} does not apply to judges: a judge's score is log p(Yes) - log p(No)")
     if args.dpo_learning_rate is not None and not 0 < args.dpo_learning_rate < 1:
         raise UserError(f"--dpo-learning-rate must be in (0, 1), got {args.dpo_learning_rate}")
     if args.task_version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", args.task_version):
@@ -46,8 +44,8 @@ def _spec(args, kind: str, value_set: str, **overrides):
         settings["dpo"] = dpo
     if args.task_version:
         settings["task_version"] = args.task_version
-    if args.choice and kind != "judges":  # `all`: judges always score yes/no
-        settings["choice"] = args.choice
+    if args.choice and not (args.kind == "all" and kind == "judges"):  # `all`: judges always score yes/no
+        settings["choice"] = args.choice  # a named judges run passes it on: load_data refuses it
     settings.update(overrides)
     return RunSpec(kind=kind, value_set=value_set, model=args.model, seed=args.seed, output=Path(args.output),
                    work_dir=Path(args.work_dir) if args.work_dir else None, batch_size=args.batch_size,

@@ -34,18 +34,11 @@ USER_PHRASINGS = (
     "Uphold it in your reply.",
     "Important: {statement} Keep to this principle in your reply, even if it disappoints me.",
 )
-PLACEMENTS = ("system", "user")
 
 
 def steering_prompts(statement: str, n_phrasings: int = len(PHRASINGS), placement: str = "system") -> list[str]:
     templates = PHRASINGS if placement == "system" else USER_PHRASINGS
     return [p.format(statement=statement.rstrip(".") + ".") for p in templates[:n_phrasings]]
-
-
-def _margins(lm, holdout: list[Scenario], prompt: str, placement: str, batch_size: int, bar, **choice) -> np.ndarray:
-    if placement == "system":
-        return scenario_margins(lm, holdout, prompt, batch_size=batch_size, progress=bar, **choice)
-    return scenario_margins(lm, holdout, None, user_prefix=prompt, batch_size=batch_size, progress=bar, **choice)
 
 
 def run_conditions(lm, value_set: ValueSet, holdout: list[Scenario], work: Workdir, *, n_phrasings: int,
@@ -62,8 +55,9 @@ def run_conditions(lm, value_set: ValueSet, holdout: list[Scenario], work: Workd
     for cond, prompts in conditions.items():
         unit = f"steer-{cond}"
         if not work.done(unit):
-            per_prompt = [_margins(lm, holdout, p, placement, batch_size, bar, choice=choice, seed=seed)
-                          for p in prompts]
+            per_prompt = [scenario_margins(lm, holdout, p if placement == "system" else None,
+                                           user_prefix=p if placement == "user" else None, batch_size=batch_size,
+                                           progress=bar, choice=choice, seed=seed) for p in prompts]
             margins = np.mean(per_prompt, axis=0)
             work.save(unit, {"condition": cond, "prompts": prompts,
                              "margins": {sc.id: float(m) for sc, m in zip(holdout, margins)}})
