@@ -65,20 +65,20 @@ def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
     argv = ["groundtruth", kind, "--value-set", "constraints-9", "--values", VALUES, "--model", "tiny-random",
             "--max-holdout", "3", "--max-train", "4", "--output", str(tmp_path)]
     if kind == "dpo":
-        argv += ["--dpo-learning-rate", "1e-3", "--dpo-epochs", "1", "--task-version", "2.0.0"]
+        argv += ["--dpo-learning-rate", "1e-3", "--dpo-epochs", "1", "--dpo-gate-z", "0", "--task-version", "2.0.0"]
     assert main(argv) == 0, capsys.readouterr().err
     folders = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert len(folders) == 1
     task = load_task_card(folders[0] / "README.md")
     assert task.matrix.shape == (9, 9) and np.isnan(np.diag(task.matrix)).all()
     assert np.isfinite(task.matrix).sum() == 2  # the two measured values' off-diagonal pair, both ways
-    assert len(task.replicate_matrices()) == 2
+    assert len(task.replicate_matrices()) == (3 if kind == "dpo" else 2)
     assert task.metadata.provenance.config["values"] == VALUES.split(",")
     assert task.metadata.symmetric == (kind == "judges")
     if kind == "dpo":
         logs = json.loads((folders[0] / "train_logs.json").read_text())
-        assert len(logs) == 4 and all(any("loss" in row for row in rows) for rows in logs.values())
-        assert task.metadata.provenance.config["dpo"] == {"learning_rate": 1e-3, "epochs": 1}
+        assert len(logs) == 6 and all(any("loss" in row for row in rows) for rows in logs.values())
+        assert task.metadata.provenance.config["dpo"] == {"learning_rate": 1e-3, "epochs": 1, "gate_z": 0.0}
         assert task.metadata.version == "2.0.0" and "task_version" not in task.metadata.provenance.config
         assert all(row["learning_rate"] == 1e-3 for rows in logs.values() for row in rows if "loss" in row)
     # the card's command recreates the task: run it in a fresh folder and get the same matrix
@@ -90,6 +90,50 @@ def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
     before = (folders[0] / "matrix.csv").read_text()
     assert main(argv) == 0
     assert (folders[0] / "matrix.csv").read_text() == before
+
+
+def test_dpo_folds_share_nothing_between_replicates():
+    from valuebench.groundtruth.dpo import DPOSettings, fold_split, plan
+    from valuebench.scenarios import load_scenarios
+
+    ids = [f"v-{k:03d}" for k in range(44)]
+    folds = fold_split(ids, 3, 0, "v")
+    assert sorted(sum(folds, [])) == ids and [len(f) for f in folds] == [15, 15, 14]
+    assert fold_split(ids, 3, 0, "v") == folds and fold_split(ids, 3, 0, "w") != folds
+    pool = load_scenarios("constraints-9", "no_white_lies") + load_scenarios("constraints-9", "no_stereotypes")
+    layout = plan(["no_white_lies", "no_stereotypes"], pool, DPOSettings(), 0)
+    assert len(layout["units"]) == 6
+    for v, fs in layout["folds"].items():
+        assert len(set().union(*fs)) == sum(len(f) for f in fs) == sum(s.value_id == v for s in pool)
+
+
+def test_dpo_matrices_gate_rows_and_use_each_replicates_own_fold():
+    """Synthetic margins: value a's training moves a and b; value b's training moves nothing (gated out).
+    Each replicate's cell must be computed on its own fold of the column value, against the same fold's base."""
+    from valuebench.groundtruth.dpo import DPOSettings, matrices
+
+    rng = np.random.default_rng(0)
+    values = ["a", "b", "c"]
+    folds = {v: [[f"{v}-{r}{k}" for k in range(20)] for r in range(3)] for v in values}
+    base = {s: float(rng.normal()) for v in values for f in folds[v] for s in f}
+    runs = {}
+    for r in range(3):
+        for vi in values:
+            margins = {}
+            for vj in values:
+                for q, fold in enumerate(folds[vj]):
+                    if (vj == vi) == (q == r):
+                        continue  # trained on (own fold r) or not evaluated (other values' other folds)
+                    bump = {"a": {"a": 1.0, "b": 0.5 + r, "c": 0.0}, "b": {}, "c": {"c": 1.0, "a": 0.1}}[vi].get(vj, 0.0)
+                    margins.update({s: base[s] + bump + 0.01 * rng.normal() for s in fold})
+            runs[(r, vi)] = {"margins": margins}
+    out = matrices(values, folds, runs, base, DPOSettings())
+    assert out["gated_out"] == ["b"] and np.isnan(out["M"][1]).all()
+    assert out["own_shift"]["a"]["z"] > 10 and out["own_shift"]["a"]["mean"] == pytest.approx(1.0, abs=0.01)
+    reps = out["replicates"]
+    assert [rep[0, 1] for rep in reps] == pytest.approx([0.5, 1.5, 2.5], abs=0.01)  # each replicate its own
+    assert out["M"][0, 1] == pytest.approx(1.5, abs=0.01) and out["M"][2, 0] == pytest.approx(0.1, abs=0.01)
+    assert set(out["measures"]) == {"margin", "sigmoid", "rate_logit"}
 
 
 def test_bad_input_exit_2(tmp_path, capsys):

@@ -29,8 +29,12 @@ def _check(args) -> None:
         raise UserError(f"--dpo-learning-rate must be in (0, 1), got {args.dpo_learning_rate}")
     if args.task_version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", args.task_version):
         raise UserError(f"--task-version must look like MAJOR.MINOR.PATCH (e.g. 2.0.0), got {args.task_version!r}")
-    if args.dpo_epochs is not None and args.dpo_epochs < 1:
-        raise UserError(f"--dpo-epochs must be at least 1, got {args.dpo_epochs}")
+    if args.dpo_epochs is not None and not 1 <= args.dpo_epochs <= 100:
+        raise UserError(f"--dpo-epochs must be between 1 and 100, got {args.dpo_epochs}")
+    if args.dpo_replicates is not None and not 2 <= args.dpo_replicates <= 10:
+        raise UserError(f"--dpo-replicates must be between 2 and 10, got {args.dpo_replicates}")
+    if args.dpo_gate_z is not None and not 0 <= args.dpo_gate_z <= 10:
+        raise UserError(f"--dpo-gate-z must be between 0 and 10, got {args.dpo_gate_z}")
 
 
 def _spec(args, kind: str, value_set: str, **overrides):
@@ -39,7 +43,9 @@ def _spec(args, kind: str, value_set: str, **overrides):
     settings = {"n_phrasings": args.phrasings} if args.phrasings else {}
     if args.placement:
         settings["placement"] = args.placement
-    dpo = {k: v for k, v in (("learning_rate", args.dpo_learning_rate), ("epochs", args.dpo_epochs)) if v is not None}
+    dpo = {k: v for k, v in (("learning_rate", args.dpo_learning_rate), ("epochs", args.dpo_epochs),
+                             ("replicates", args.dpo_replicates), ("measure", args.dpo_measure),
+                             ("gate_z", args.dpo_gate_z)) if v is not None}
     if dpo:
         settings["dpo"] = dpo
     if args.task_version:
@@ -93,6 +99,14 @@ def register(sub) -> None:
     p.add_argument("--max-train", type=int, help="at most this many train scenarios per value (smoke runs)")
     p.add_argument("--dpo-learning-rate", type=float, help="dpo: learning rate (default: DPOSettings)")
     p.add_argument("--dpo-epochs", type=int, help="dpo: training epochs (default: DPOSettings)")
+    p.add_argument("--dpo-replicates", type=int, help="dpo: replicates = disjoint folds of every value's scenarios "
+                                                      "(default 3)")
+    p.add_argument("--dpo-measure", choices=["margin", "sigmoid", "rate_logit"],
+                   help="dpo: the published measure (default margin: mean change of the follow-minus-violate "
+                        "margin); the others are written as companions")
+    p.add_argument("--dpo-gate-z", type=float, help="dpo: a row is kept only if the trained value's own shift is "
+                                                    "this many standard errors above 0 (default 2; 0 turns the "
+                                                    "gate off, for smoke runs)")
     p.add_argument("--choice", choices=["logprob", "mcq"],
                    help="steering, dpo: logprob = mean token log-prob of the upholding minus the violating reply "
                         "(default); mcq = both replies as (A)/(B) in random order, log p(letter) difference "

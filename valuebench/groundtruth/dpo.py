@@ -1,5 +1,14 @@
 """DPO generalization: fine-tune on value i's scenarios (chosen = follow, rejected = violate) with TRL,
-then measure a(i, j) on every value's holdout scenarios.
+then measure how the trained model's choices on value j's scenarios moved (recipe v3, ``measure``).
+
+Recipe v3 makes replicates share nothing: each value's scenarios (train and holdout alike) are dealt into
+``replicates`` disjoint folds. Replicate r trains value i on fold r of value i and measures every other
+value j on fold r of value j, against the base model's margins on the same fold: training data,
+evaluation scenarios and base-rate estimate all differ between replicates, so their agreement is the
+independent ceiling. A model trained on value i has seen none of value j's scenarios, so every cross-value
+cell can use any fold of j. The trained value's own shift (diagonal, not scored) is measured on the folds
+it did not train on and gates the row: a training that did not move its own value is reported and left
+out of M (NaN), not kept as noise.
 
 CPU choices that matter, each measured by ``benchmarks/bench_dpo.py`` (figures in the README and cards):
 TRL's ``DPOConfig`` may turn on bf16 (no bf16 instructions on this CPU) and gradient checkpointing
@@ -12,7 +21,11 @@ to a fixed max length. LoRA is the default (see ``DPOSettings.lora``).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import tempfile
 import time
+
+import numpy as np
 
 from valuebench.scenarios import Scenario
 
@@ -22,9 +35,12 @@ class DPOSettings:
     lora: bool = True
     lora_r: int = 16
     lora_alpha: int = 32
-    learning_rate: float = 2e-4
+    learning_rate: float = 1e-3  # v2 pilot: at 2e-4 other values barely moved (card recipe history)
     beta: float = 0.1
     epochs: int = 2  # 22 pairs: reward accuracy is 1.0 after 2 epochs at this lr (bench_dpo log)
+    replicates: int = 3  # disjoint folds of every value's scenarios (see the module docstring)
+    measure: str = "margin"  # the published matrix; the others are companions (see MEASURES)
+    gate_z: float = 2.0  # own-value shift must be this many standard errors above 0, else the row is NaN; 0: off
     batch_size: int = 8
     max_length: int = 512
     precompute_ref: bool = True
@@ -109,3 +125,94 @@ def train_dpo(model_path: str, tokenizer, train: list[Scenario], settings: DPOSe
     log = [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}
            for row in trainer.state.log_history]
     return DPORun(trained, log, setup, train_s, spent[0])
+
+
+# --------------------------------------------------------------------------------------------------
+# recipe v3: disjoint folds, per-scenario margins, continuous measures, a gate per row
+
+
+def fold_split(ids: list[str], k: int, seed: int, salt: str) -> list[list[str]]:
+    """Deal ``ids`` into ``k`` disjoint folds of near-equal size, seeded by (seed, salt) so each value gets
+    its own shuffle and a value's folds do not change when other values are added."""
+    salt_int = int.from_bytes(hashlib.sha256(salt.encode()).digest()[:4], "little")
+    order = np.random.default_rng([seed, salt_int]).permutation(len(ids))
+    return [sorted(ids[i] for i in order[f::k]) for f in range(k)]
+
+
+def _logit_rate(m: np.ndarray) -> float:
+    return float(np.log((np.sum(m > 0) + 0.5) / (np.sum(m <= 0) + 0.5)))
+
+
+#: how a cell's shift is measured from per-scenario margins (trained ``m``, base ``b``, same scenarios)
+MEASURES = {
+    "margin": lambda m, b: float(np.mean(m - b)),  # mean change of the follow-minus-violate log-prob margin
+    "sigmoid": lambda m, b: float(np.mean(1 / (1 + np.exp(-m))) - np.mean(1 / (1 + np.exp(-b)))),
+    "rate_logit": lambda m, b: _logit_rate(m) - _logit_rate(b),  # log-odds of the rate, +0.5 smoothed
+}
+
+
+def plan(value_ids: list[str], pool: list[Scenario], settings: DPOSettings, seed: int) -> dict:
+    """Fold ids per value: ``folds[value][r]``; units are (replicate, value), value-major so that finished
+    rows give an early ceiling."""
+    folds = {v: fold_split(sorted(s.id for s in pool if s.value_id == v), settings.replicates, seed, v)
+             for v in value_ids}
+    units = [(r, v) for v in value_ids for r in range(settings.replicates)]
+    return {"folds": folds, "units": units}
+
+
+def run_unit(lm, pool: list[Scenario], folds: dict, r: int, vid: str, settings: DPOSettings, seed: int,
+             batch_size: int, choice: str) -> dict:
+    """Train on fold r of ``vid``; margins on its other folds (own value) and on fold r of every other value."""
+    from valuebench.groundtruth.choice import scenario_margins
+
+    train_ids = set(folds[vid][r])
+    data = [s for s in pool if s.id in train_ids]
+    evaluate = [s for s in pool if (s.value_id == vid) != (s.id in set(folds[s.value_id][r]))]
+    with tempfile.TemporaryDirectory() as tmp:
+        trained = train_dpo(str(lm.path), lm.tokenizer, data, settings, seed + r, tmp)
+    start = time.perf_counter()
+    m = scenario_margins(dataclasses.replace(lm, model=trained.model), evaluate, None, batch_size=batch_size,
+                         choice=choice, seed=seed)
+    return {"margins": {s.id: float(x) for s, x in zip(evaluate, m)}, "train_ids": sorted(train_ids),
+            "train_log": trained.log, "train_s": round(trained.wall_s, 2), "setup_s": round(trained.setup_s, 2),
+            "step_s": round(trained.step_s, 2), "eval_s": round(time.perf_counter() - start, 2),
+            "settings": dataclasses.asdict(settings)}
+
+
+def own_shift(runs: dict, base: dict, folds: dict, vid: str, k: int) -> dict:
+    """The trained value's own margin shift on scenarios its training did not see: per replicate mean and
+    standard error over scenarios, and their combination (mean of means, se = sqrt(sum se^2) / k)."""
+    means, ses = [], []
+    for r in range(k):
+        unseen = [s for q in range(k) if q != r for s in folds[vid][q]]
+        d = np.array([runs[(r, vid)]["margins"][s] - base[s] for s in unseen])
+        means.append(float(d.mean()))
+        ses.append(float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan"))
+    mean, se = float(np.mean(means)), float(np.sqrt(np.sum(np.square(ses))) / k)
+    return {"mean": round(mean, 4), "se": round(se, 4), "z": round(mean / se, 2) if se > 0 else None,
+            "per_replicate": [round(x, 4) for x in means]}
+
+
+def matrices(value_ids: list[str], folds: dict, runs: dict, base: dict, settings: DPOSettings) -> dict:
+    """Replicate matrices for every measure, the own-value gate, and the published M (chosen measure,
+    mean over replicates, gated rows NaN)."""
+    n, k = len(value_ids), settings.replicates
+    own = {v: own_shift(runs, base, folds, v, k) for v in value_ids}
+    keep = np.array([settings.gate_z == 0 or (own[v]["z"] is not None and own[v]["z"] >= settings.gate_z)
+                     for v in value_ids])
+    reps = {name: [] for name in MEASURES}
+    for r in range(k):
+        for name, fn in MEASURES.items():
+            mat = np.full((n, n), np.nan)
+            for a, vi in enumerate(value_ids):
+                for b, vj in enumerate(value_ids):
+                    if a != b:
+                        ids = folds[vj][r]
+                        mat[a, b] = fn(np.array([runs[(r, vi)]["margins"][s] for s in ids]),
+                                       np.array([base[s] for s in ids]))
+            mat[~keep] = np.nan
+            reps[name].append(mat)
+    means = {name: np.mean(np.stack(rs), axis=0) for name, rs in reps.items()}
+    return {"M": means[settings.measure], "replicates": reps[settings.measure], "own_shift": own,
+            "gated_out": [v for v, ok in zip(value_ids, keep) if not ok], "measures": means,
+            "measure_replicates": reps}

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from valuebench.errors import UserError
 from valuebench.groundtruth import cards, judges, steering
 from valuebench.groundtruth.choice import scenario_margins
-from valuebench.groundtruth.matrix import ceiling_summary, half_split, rates, resampled_ceiling, shift_matrix
+from valuebench.groundtruth.matrix import ceiling_summary, resampled_ceiling
 from valuebench.groundtruth.publish import write_task
 from valuebench.groundtruth.workdir import Workdir
 from valuebench.scenarios import Scenario, load_scenarios, scenarios_dir
@@ -92,55 +92,35 @@ def load_data(spec: RunSpec) -> tuple[ValueSet, list[Scenario], list[Scenario], 
     return vs, train, holdout, digest.hexdigest()
 
 
-def _dpo_measure(lm, vs: ValueSet, train: list[Scenario], holdout: list[Scenario], work: Workdir,
-                 spec: RunSpec) -> dict:
-    from valuebench.groundtruth.dpo import DPOSettings, train_dpo
+def _dpo_measure(lm, vs: ValueSet, pool: list[Scenario], work: Workdir, spec: RunSpec) -> dict:
+    from valuebench.groundtruth import dpo
 
-    settings = DPOSettings(**spec.dpo)
+    settings = dpo.DPOSettings(**spec.dpo)
+    if settings.measure not in dpo.MEASURES:
+        raise UserError(f"unknown DPO measure {settings.measure!r}; valid: {', '.join(dpo.MEASURES)}")
+    layout = dpo.plan(vs.ids, pool, settings, spec.seed)
     if not work.done("dpo-base"):
-        m = scenario_margins(lm, holdout, None, batch_size=spec.batch_size, choice=spec.choice, seed=spec.seed)
-        work.save("dpo-base", {"margins": {s.id: float(x) for s, x in zip(holdout, m)}})
+        m = scenario_margins(lm, pool, None, batch_size=spec.batch_size, choice=spec.choice, seed=spec.seed)
+        work.save("dpo-base", {"margins": {s.id: float(x) for s, x in zip(pool, m)}})
     base = work.load("dpo-base")["margins"]
     runs = {}
-    units = [(r, v) for v in vs.ids for r in (0, 1)]  # both replicates of a value together: early ceilings
-    bar = tqdm(units, desc="dpo", unit="run")
+    bar = tqdm(layout["units"], desc="dpo", unit="run")
     for r, vid in bar:
         unit = f"dpo-r{r}-{vid}"
         bar.set_postfix_str(unit)
         if not work.done(unit):
-            ids = [s.id for s in train if s.value_id == vid]
-            half = set(half_split(ids, spec.seed)[r])
-            data = [s for s in train if s.id in half]
-            with tempfile.TemporaryDirectory() as tmp:
-                trained = train_dpo(str(lm.path), lm.tokenizer, data, settings, spec.seed + r, tmp)
-            start = time.perf_counter()
-            m = scenario_margins(dataclasses.replace(lm, model=trained.model), holdout, None,
-                                 batch_size=spec.batch_size, choice=spec.choice, seed=spec.seed)
-            work.save(unit, {"margins": {s.id: float(x) for s, x in zip(holdout, m)}, "train_ids": sorted(half),
-                             "train_log": trained.log, "train_s": round(trained.wall_s, 2),
-                             "setup_s": round(trained.setup_s, 2), "step_s": round(trained.step_s, 2),
-                             "eval_s": round(time.perf_counter() - start, 2), "settings": dataclasses.asdict(settings)})
-            del trained
+            work.save(unit, dpo.run_unit(lm, pool, layout["folds"], r, vid, settings, spec.seed, spec.batch_size,
+                                         spec.choice))
         runs[(r, vid)] = work.load(unit)
     bar.close()
-    n = len(vs)
-    reps, margin_reps = [], []
-    by_value = {vj: [s.id for s in holdout if s.value_id == vj] for vj in vs.ids}
-    a0 = np.array([rates([base[s] for s in by_value[vj]]) for vj in vs.ids])
-    for r in (0, 1):
-        a = np.array([[rates([runs[(r, vi)]["margins"][s] for s in by_value[vj]]) for vj in vs.ids] for vi in vs.ids])
-        reps.append(shift_matrix(a, a0))
-        shift = np.array([[np.mean([runs[(r, vi)]["margins"][s] - base[s] for s in by_value[vj]]) for vj in vs.ids]
-                          for vi in vs.ids])
-        np.fill_diagonal(shift, np.nan)
-        margin_reps.append(shift)
-    timing = {"train_s_per_value": float(np.mean([v["train_s"] for v in runs.values()])),
-              "eval_s_per_value": float(np.mean([v["eval_s"] for v in runs.values()])),
-              "step_share_of_train": float(np.mean([v.get("step_s", np.nan) / v["train_s"] for v in runs.values()]))}
-    logs = {f"r{r}-{v}": runs[(r, v)]["train_log"] for (r, v) in runs}
-    return {"M": np.nanmean(np.stack(reps), axis=0) if n else None, "replicates": reps, "timing": timing,
-            "margin_shift": np.nanmean(np.stack(margin_reps), axis=0), "margin_replicates": margin_reps,
-            "logs": logs, "settings": dataclasses.asdict(settings)}
+    out = dpo.matrices(vs.ids, layout["folds"], runs, base, settings)
+    out["timing"] = {"train_s_per_value": float(np.mean([v["train_s"] for v in runs.values()])),
+                     "eval_s_per_value": float(np.mean([v["eval_s"] for v in runs.values()])),
+                     "step_share_of_train": float(np.mean([v.get("step_s", np.nan) / v["train_s"]
+                                                           for v in runs.values()]))}
+    out["logs"] = {f"r{r}-{v}": runs[(r, v)]["train_log"] for (r, v) in runs}
+    out["settings"] = dataclasses.asdict(settings)
+    return out
 
 
 TINY = "tiny-random"
@@ -169,8 +149,9 @@ def _measure(spec: RunSpec, lm, vs: ValueSet, train, holdout, work: Workdir):
                 "Spearman between agreement matrices on two disjoint random halves of the pool",
                 lambda s: judges.matrices(holdout, scores, s))
     if spec.kind == "dpo":
-        return (_dpo_measure(lm, vs, train, holdout, work, spec), "off-diagonal",
-                "Spearman between M of two DPO replicates (disjoint train halves, seeds s, s+1)", None)
+        return (_dpo_measure(lm, vs, train + holdout, work, spec), "off-diagonal",
+                "mean Spearman between DPO replicates that share no training data, evaluation scenarios or base "
+                "estimate (disjoint folds of every value's scenarios, seeds s, s+1, ...)", None)
     raise UserError(f"unknown pipeline {spec.kind!r}; valid pipelines: steering, dpo, judges")
 
 
