@@ -1,10 +1,18 @@
-"""Small file helpers shared by every writer: atomic writes and safe YAML."""
+"""Small file helpers shared by every reader and writer: atomic writes, size-capped reads, safe YAML and JSON.
+
+Every file a user can hand valuebench (vectors, similarity matrices, cards, YAML, JSON) is size-checked
+*before* it is parsed, against one limit: ``MAX_INPUT_BYTES`` (20 MB, the same as a submitted file), which
+``VALUEBENCH_MAX_INPUT_BYTES`` or the CLI flag ``valuebench --max-input-mb N`` raises for trusted local files.
+JSON is refused when nested deeper than ``MAX_JSON_DEPTH`` (checked before ``json.loads``, so a 100,000-deep
+array is one clear error, not a ``RecursionError``).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,6 +22,97 @@ import yaml
 from valuebench.errors import UserError
 
 MAX_YAML_BYTES = 1_000_000
+#: one limit for every input file, the same as a submitted file's (``submissions.MAX_FILE_BYTES``)
+MAX_INPUT_BYTES = 20_000_000
+MAX_INPUT_ENV = "VALUEBENCH_MAX_INPUT_BYTES"
+#: vectors JSON needs depth 3 ({"vectors": [[...]]}); anything far deeper is hostile
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def input_limit() -> int:
+    """Bytes any one input file may have: ``VALUEBENCH_MAX_INPUT_BYTES`` if set (a positive integer), else 20 MB."""
+    raw = os.environ.get(MAX_INPUT_ENV, "").strip()
+    if not raw:
+        return MAX_INPUT_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UserError(f"{MAX_INPUT_ENV} must be a positive integer number of bytes, got {raw!r}") from None
+    if value <= 0:
+        raise UserError(f"{MAX_INPUT_ENV} must be a positive integer number of bytes, got {raw!r}")
+    return value
+
+
+def check_size(path: Path, limit: int | None = None, what: str | None = None) -> int:
+    """Refuse a file over ``limit`` bytes (default ``input_limit()``) before anything reads it; returns its size."""
+    path = Path(path)
+    hint = "" if limit is not None else f" (raise it with --max-input-mb or {MAX_INPUT_ENV})"
+    limit = input_limit() if limit is None else limit
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UserError(f"{what or path}: cannot read ({exc.strerror or exc})") from None
+    if size > limit:
+        raise UserError(f"{what or path}: file is {size / 1e6:.1f} MB, over the {limit / 1e6:g} MB input limit{hint}")
+    return size
+
+
+def read_bytes_capped(path: Path, limit: int | None = None, what: str | None = None) -> bytes:
+    """The whole file, refused before reading if it is over the limit (and if it grew while being read)."""
+    check_size(path, limit, what)
+    limit = input_limit() if limit is None else limit
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise UserError(f"{what or path}: file is over the {limit / 1e6:g} MB input limit")
+    return data
+
+
+def read_text_capped(path: Path, limit: int | None = None, what: str | None = None) -> str:
+    """UTF-8 text of a size-capped file; invalid UTF-8 is a one-line ``UserError``."""
+    data = read_bytes_capped(path, limit, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{what or path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+
+
+def json_depth(data: bytes) -> int:
+    """Deepest nesting of ``[``/``{`` in a JSON document, strings ignored (linear time, no recursion)."""
+    import numpy as np
+
+    stripped = _JSON_STRING.sub(b'""', data)
+    codes = np.frombuffer(stripped, dtype=np.uint8)
+    step = (np.isin(codes, (ord("["), ord("{"))).astype(np.int64)
+            - np.isin(codes, (ord("]"), ord("}"))).astype(np.int64))
+    return int(np.cumsum(step).max(initial=0))
+
+
+def load_json_bytes(data: bytes, what: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse untrusted JSON: depth-limited before parsing, one-line errors."""
+    depth = json_depth(data)
+    if depth > max_depth:
+        raise UserError(f"{what}: JSON nested {depth} levels deep, more than the {max_depth} allowed")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{what}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        raise UserError(f"{what}: not valid JSON ({one_line(exc)})") from None
+
+
+def one_line(exc: BaseException | str, limit: int = 300) -> str:
+    """A message on one line, at most ``limit`` characters (pandas and YAML errors span several lines)."""
+    text = " ".join(str(exc).split()) or (type(exc).__name__ if isinstance(exc, BaseException) else "")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def short_list(items, limit: int = 10) -> str:
+    """``a, b, c, … (+N more)``: error messages name the first few offenders, never a million of them."""
+    items = [str(i) for i in items]
+    head = ", ".join(i if len(i) <= 80 else i[:79] + "…" for i in items[:limit])
+    return head + (f", … (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
 def sha256_file(path: Path) -> str:
@@ -68,11 +167,15 @@ def safe_load_yaml(text: str, what: str) -> Any:
     """Parse untrusted YAML: size-capped, no aliases, no Python tags. ``what`` names the source in errors."""
     if len(text) > MAX_YAML_BYTES:
         raise UserError(f"{what}: YAML larger than {MAX_YAML_BYTES} bytes")
+    depth = json_depth(text.encode("utf-8", "surrogatepass"))  # flow style [[[...]]] nests like JSON
+    if depth > MAX_JSON_DEPTH:
+        raise UserError(f"{what}: YAML nested {depth} levels deep, more than the {MAX_JSON_DEPTH} allowed")
     try:
         return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
-        msg = " ".join(str(exc).split())
-        raise UserError(f"{what}: malformed YAML: {msg}") from None
+        raise UserError(f"{what}: malformed YAML: {one_line(exc)}") from None
+    except RecursionError:  # deep block-style nesting (indentation), which the bracket count cannot see
+        raise UserError(f"{what}: YAML nested too deeply") from None
 
 
 def split_front_matter(text: str, what: str) -> tuple[Any, str]:
