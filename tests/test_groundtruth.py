@@ -60,7 +60,7 @@ def test_shared_prefix_scores_equal_full_sequences():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["steering", "judges", "dpo"])
+@pytest.mark.parametrize("kind", ["steering", "judges", "dpo", "separation"])
 def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
     argv = ["groundtruth", kind, "--value-set", "constraints-9", "--values", VALUES, "--model", "tiny-random",
             "--max-holdout", "3", "--max-train", "4", "--output", str(tmp_path)]
@@ -72,7 +72,7 @@ def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
     task = load_task_card(folders[0] / "README.md")
     assert task.matrix.shape == (9, 9) and np.isnan(np.diag(task.matrix)).all()
     assert np.isfinite(task.matrix).sum() == 2  # the two measured values' off-diagonal pair, both ways
-    assert len(task.replicate_matrices()) == (3 if kind == "dpo" else 2)
+    assert len(task.replicate_matrices()) == (3 if kind in ("dpo", "separation") else 2)
     assert task.metadata.provenance.config["values"] == VALUES.split(",")
     assert task.metadata.symmetric == (kind == "judges")
     if kind == "dpo":
@@ -93,7 +93,8 @@ def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
 
 
 def test_dpo_folds_share_nothing_between_replicates():
-    from valuebench.groundtruth.dpo import DPOSettings, fold_split, plan
+    from valuebench.groundtruth.dpo import DPOSettings, plan
+    from valuebench.groundtruth.folds import fold_split
     from valuebench.scenarios import load_scenarios
 
     ids = [f"v-{k:03d}" for k in range(44)]
@@ -134,6 +135,30 @@ def test_dpo_matrices_gate_rows_and_use_each_replicates_own_fold():
     assert [rep[0, 1] for rep in reps] == pytest.approx([0.5, 1.5, 2.5], abs=0.01)  # each replicate its own
     assert out["M"][0, 1] == pytest.approx(1.5, abs=0.01) and out["M"][2, 0] == pytest.approx(0.1, abs=0.01)
     assert set(out["measures"]) == {"margin", "sigmoid", "rate_logit"}
+
+
+def test_separation_removes_row_and_column_effects():
+    """A judge that favours follow replies everywhere (row effect) and values whose scenarios every judge
+    separates easily (column effect) leave nothing; a planted pair-specific bump survives."""
+    from valuebench.groundtruth.judges import separation
+
+    values = ["a", "b", "c", "d"]
+    folds = {v: [[f"{v}-{r}{k}" for k in range(5)] for r in range(3)] for v in values}
+    row, col = [0.5, 1.0, 2.0, 0.0], [0.3, 0.0, 1.0, 0.2]
+    tables = []
+    for r in range(3):
+        scores = {}
+        for j, v in enumerate(values):
+            for s in folds[v][r]:
+                scores[f"{s}:violate"] = [0.0] * 4
+                scores[f"{s}:follow"] = [row[i] + col[j] + (1.0 if (i, j) == (0, 2) else 0.0) for i in range(4)]
+        tables.append(scores)
+    out = separation(values, folds, tables)
+    assert out["raw"][1, 3] == pytest.approx(1.2)
+    off = ~np.eye(4, dtype=bool)
+    assert np.nanargmax(out["M"]) == 2 and np.isnan(out["M"][~off]).all()
+    assert out["M"][off].mean() == pytest.approx(0.0, abs=1e-9)
+    assert out["own_judge"]["c"]["rank_of_own"] == 1 and out["own_judge"]["a"]["rank_of_own"] == 3
 
 
 def test_bad_input_exit_2(tmp_path, capsys):

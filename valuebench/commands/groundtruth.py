@@ -7,7 +7,7 @@ from pathlib import Path
 
 from valuebench.errors import UserError
 
-KINDS = ("steering", "dpo", "judges")
+KINDS = ("steering", "dpo", "judges", "separation")
 DPO_HISTORY = (
     "v1.0.0 (LoRA lr 2e-4, 2 epochs, 18 runs, 65 min): the trained value's own rate moved (e.g. +0.18) but "
     "other values' rates barely did (mean |a(i,j) - a(0,j)| 0.01 off the diagonal), so M was mostly ties; rate-M "

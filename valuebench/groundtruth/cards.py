@@ -14,6 +14,9 @@ DESCRIPTIONS = {
            "model's preference for upholding value j on value j's held-out scenarios, relative to the base model.",
     "judges": "How similarly value i's judge and value j's judge (the model asked whether a reply upholds the value) "
               "rank a shared pool of replies: Spearman correlation of their yes-minus-no log-odds.",
+    "separation": "How well value i's judge (the model asked whether a reply upholds value i) tells the upholding "
+                  "from the violating reply on value j's scenarios, beyond judge i's general discrimination and "
+                  "the general ease of value j's scenarios.",
 }
 
 CAVEATS = {
@@ -24,6 +27,9 @@ CAVEATS = {
            "- Rows are trained values, columns measured values; the matrix is asymmetric.",
     "judges": "- A small model's yes/no judgments are dominated by a general 'is this reply good' factor, so "
               "agreement is high for most pairs; the ranking of pairs, not their level, is what is scored.",
+    "separation": "- Rows are judges, columns the values whose scenarios are judged; the matrix is directed.\n"
+                  "- Row and column effects are removed by construction (additive fit); the published cells are "
+                  "residuals, the raw separations are in `separation_raw.csv`.",
 }
 
 
@@ -61,12 +67,22 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
                      "a(0,j).") + " For each holdout scenario the model's margin is "
                     "the mean per-token log-prob of the follow reply minus that of the violate reply, averaged over "
                     "phrasings; a(i,j) is the share of value j's holdout scenarios with margin > 0.",
-        "dpo": f"For each value i, TRL DPOTrainer on a random half of its train scenarios (two replicates on the two "
-               f"disjoint halves, seeds {spec.seed} and {spec.seed + 1}); settings {json.dumps(result.get('settings', {}))}. "
-               "a(i,j) is the share of value j's holdout scenarios where the trained model's follow-minus-violate mean "
-               "token log-prob is > 0; a(0,j) the same for the base model. M is the mean of the replicates' M.",
         "judges": "Each reply in the pool (both replies of every holdout scenario) is shown to the model with the "
                   "question whether it upholds value i; the judge score is log p(Yes) - log p(No) at the answer.",
+        "separation": "Every value's scenarios (train and holdout) are dealt into 3 disjoint folds. Replicate r shows "
+                      "both replies of every fold-r scenario to the model with the question whether the reply "
+                      "upholds value i, in phrasing r (3 phrasings); the judge score is log p(Yes) - log p(No). "
+                      "J(i, j) = mean over value j's fold-r scenarios of score_i(follow) - score_i(violate); the "
+                      "published M is the mean over replicates of J minus its additive row + column fit.",
+        "dpo": f"Every value's scenarios (train and holdout) are dealt into {result.get('settings', {}).get('replicates', 3)} "
+               "disjoint folds. Replicate r trains value i with TRL DPOTrainer (LoRA) on fold r of value i "
+               f"(seed {spec.seed} + r), and measures every other value j on fold r of value j against the base "
+               "model on the same scenarios, so replicates share no training data, evaluation scenarios or base "
+               f"estimate; settings {json.dumps(result.get('settings', {}))}. A scenario's margin is the mean "
+               "token log-prob of the follow reply minus that of the violate reply; the published cell is the "
+               f"`{result.get('settings', {}).get('measure', 'margin')}` shift (see the measures below), averaged "
+               "over replicates. A row is kept only if the trained value's own margin shift, on the folds it did "
+               "not train on, is significant (gate below).",
     }[spec.kind]
     if spec.choice == "mcq":
         recipe += (" **Choice measure: MCQ** (ConflictScope's multiple-choice mode) instead of the log-prob margin: "
@@ -82,9 +98,12 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
         "## How it was made",
         recipe,
         "",
-        "M(i, j) = (a(i,j) - a(0,j)) / (1 - a(0,j)) for a gain and (a(i,j) - a(0,j)) / a(0,j) for a loss (so M is in "
-        "[-1, 1]); M = 0 when a(i,j) = a(0,j), including a(0,j) = 1. The diagonal is not scored."
-        if spec.kind != "judges" else "agreement(i, j) is symmetric; each unordered pair is scored once.",
+        {"steering": "M(i, j) = (a(i,j) - a(0,j)) / (1 - a(0,j)) for a gain and (a(i,j) - a(0,j)) / a(0,j) for a loss "
+                     "(so M is in [-1, 1]); M = 0 when a(i,j) = a(0,j), including a(0,j) = 1. The diagonal is not "
+                     "scored.",
+         "judges": "agreement(i, j) is symmetric; each unordered pair is scored once."}.get(
+            spec.kind, "Rows are intervened-on (trained, judging) values, columns measured values; all ordered "
+                       "pairs i != j are scored, the diagonal is not."),
         "",
         f"- subject model: `{lm.name}` (revision `{lm.revision}`)",
         f"- value set: `{vs.name}` ({len(vs)} values); scenarios per value: ~{n_train} train, ~{n_hold} holdout "
@@ -102,6 +121,7 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
         CAVEATS[spec.kind],
         _main_effects_line(result["M"]),
     ]
+    lines += result.get("card_lines", [])  # the pipeline's own sections (gates, measures, per-value tables)
     if spec.card_notes:
         lines += ["", "## Recipe history", *[f"- {note}" for note in spec.card_notes]]
     if "timing" in result:
@@ -122,7 +142,8 @@ def reproduce_command(spec, value_set: str) -> str:
             parts.append(f"--placement {spec.placement}")
     if spec.choice != "logprob":
         parts.append(f"--choice {spec.choice}")
-    flags = {"learning_rate": "--dpo-learning-rate", "epochs": "--dpo-epochs"}
+    flags = {"learning_rate": "--dpo-learning-rate", "epochs": "--dpo-epochs", "replicates": "--dpo-replicates",
+             "measure": "--dpo-measure", "gate_z": "--dpo-gate-z"}
     parts += [f"{flags[k]} {v}" for k, v in sorted(spec.dpo.items()) if k in flags] if spec.kind == "dpo" else []
     if spec.values:
         parts.append(f"--values {','.join(spec.values)}")
@@ -171,6 +192,8 @@ def extra_files(result: dict, value_ids: list[str]) -> dict[str, str]:
     for key, name in (("a", "rates.csv"), ("margin_shift", "margin_shift.csv")):
         if key in result:
             out[name] = matrix_frame(result[key], value_ids).to_csv(float_format="%.6g")
+    for name, mat in result.get("companions", {}).items():  # e.g. {"sigmoid_shift.csv": matrix}
+        out[name] = matrix_frame(mat, value_ids).to_csv(float_format="%.6g")
     if "logs" in result:
         out["train_logs.json"] = json.dumps(result["logs"], indent=1)
     return out

@@ -21,12 +21,12 @@ to a fixed max length. LoRA is the default (see ``DPOSettings.lora``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import tempfile
 import time
 
 import numpy as np
 
+from valuebench.groundtruth.folds import value_folds
 from valuebench.scenarios import Scenario
 
 
@@ -131,14 +131,6 @@ def train_dpo(model_path: str, tokenizer, train: list[Scenario], settings: DPOSe
 # recipe v3: disjoint folds, per-scenario margins, continuous measures, a gate per row
 
 
-def fold_split(ids: list[str], k: int, seed: int, salt: str) -> list[list[str]]:
-    """Deal ``ids`` into ``k`` disjoint folds of near-equal size, seeded by (seed, salt) so each value gets
-    its own shuffle and a value's folds do not change when other values are added."""
-    salt_int = int.from_bytes(hashlib.sha256(salt.encode()).digest()[:4], "little")
-    order = np.random.default_rng([seed, salt_int]).permutation(len(ids))
-    return [sorted(ids[i] for i in order[f::k]) for f in range(k)]
-
-
 def _logit_rate(m: np.ndarray) -> float:
     return float(np.log((np.sum(m > 0) + 0.5) / (np.sum(m <= 0) + 0.5)))
 
@@ -154,8 +146,7 @@ MEASURES = {
 def plan(value_ids: list[str], pool: list[Scenario], settings: DPOSettings, seed: int) -> dict:
     """Fold ids per value: ``folds[value][r]``; units are (replicate, value), value-major so that finished
     rows give an early ceiling."""
-    folds = {v: fold_split(sorted(s.id for s in pool if s.value_id == v), settings.replicates, seed, v)
-             for v in value_ids}
+    folds = value_folds(value_ids, pool, settings.replicates, seed)
     units = [(r, v) for v in value_ids for r in range(settings.replicates)]
     return {"folds": folds, "units": units}
 
@@ -216,3 +207,35 @@ def matrices(value_ids: list[str], folds: dict, runs: dict, base: dict, settings
     return {"M": means[settings.measure], "replicates": reps[settings.measure], "own_shift": own,
             "gated_out": [v for v, ok in zip(value_ids, keep) if not ok], "measures": means,
             "measure_replicates": reps}
+
+
+def _pairwise(reps: list[np.ndarray]) -> list[float]:
+    from scipy import stats
+
+    off = ~np.eye(len(reps[0]), dtype=bool)
+    out = []
+    for a in range(len(reps)):
+        for b in range(a + 1, len(reps)):
+            ok = off & np.isfinite(reps[a]) & np.isfinite(reps[b])
+            out.append(float(stats.spearmanr(reps[a][ok], reps[b][ok]).statistic) if ok.sum() >= 3 else np.nan)
+    return out
+
+
+def report(out: dict, value_ids: list[str], settings: DPOSettings) -> dict:
+    """Companion matrices and the card's DPO sections: each measure's independent ceiling, the row gate."""
+    companions = {f"{name}_shift.csv": mat for name, mat in out["measures"].items() if name != settings.measure}
+    lines = ["", "## Measures (replicate agreement, rows that pass the gate)",
+             "| measure | mean Spearman between independent replicates | per replicate pair |", "|---|---|---|"]
+    for name, reps in out["measure_replicates"].items():
+        rhos = _pairwise(reps)
+        mark = " (published)" if name == settings.measure else ""
+        lines.append(f"| `{name}`{mark} | {np.nanmean(rhos):.3f} | {', '.join(f'{x:.3f}' for x in rhos)} |")
+    lines += ["", f"## Gate per row: own-value shift (margin, on the folds not trained on; kept if z >= "
+                  f"{settings.gate_z:g})", "| trained value | mean shift | se | z | per replicate | row |",
+              "|---|---|---|---|---|---|"]
+    for v in value_ids:
+        o = out["own_shift"][v]
+        verdict = "gated out (NaN)" if v in out["gated_out"] else "kept"
+        lines.append(f"| {v} | {o['mean']:+.3f} | {o['se']:.3f} | {o['z']} | "
+                     f"{', '.join(f'{x:+.3f}' for x in o['per_replicate'])} | {verdict} |")
+    return {**out, "companions": companions, "card_lines": lines}

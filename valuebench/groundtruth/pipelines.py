@@ -50,7 +50,8 @@ class RunSpec:
 #: default, so existing folders still resume (a work folder refuses any other configuration change)
 LATER_DEFAULTS = {"placement": "system", "choice": "logprob"}
 
-TASK_TYPES = {"steering": "prompt-steering", "dpo": "dpo-generalization", "judges": "judge-agreement"}
+TASK_TYPES = {"steering": "prompt-steering", "dpo": "dpo-generalization", "judges": "judge-agreement",
+              "separation": "judge-separation"}
 
 
 def _short_model(lm) -> str:
@@ -60,7 +61,7 @@ def _short_model(lm) -> str:
 def load_data(spec: RunSpec) -> tuple[ValueSet, list[Scenario], list[Scenario], str]:
     from valuebench.groundtruth.choice import CHOICES
 
-    if spec.choice not in CHOICES or (spec.kind == "judges" and spec.choice != "logprob"):
+    if spec.choice not in CHOICES or (spec.kind in ("judges", "separation") and spec.choice != "logprob"):
         raise UserError(f"choice measure {spec.choice!r} does not apply to {spec.kind}; steering and dpo take "
                         f"{', '.join(CHOICES)}, judges score yes/no")
     vs = load_value_set(spec.value_set)
@@ -113,7 +114,7 @@ def _dpo_measure(lm, vs: ValueSet, pool: list[Scenario], work: Workdir, spec: Ru
                                          spec.choice))
         runs[(r, vid)] = work.load(unit)
     bar.close()
-    out = dpo.matrices(vs.ids, layout["folds"], runs, base, settings)
+    out = dpo.report(dpo.matrices(vs.ids, layout["folds"], runs, base, settings), vs.ids, settings)
     out["timing"] = {"train_s_per_value": float(np.mean([v["train_s"] for v in runs.values()])),
                      "eval_s_per_value": float(np.mean([v["eval_s"] for v in runs.values()])),
                      "step_share_of_train": float(np.mean([v.get("step_s", np.nan) / v["train_s"]
@@ -148,11 +149,17 @@ def _measure(spec: RunSpec, lm, vs: ValueSet, train, holdout, work: Workdir):
         return (judges.matrices(holdout, scores, spec.seed), "upper-triangle",
                 "Spearman between agreement matrices on two disjoint random halves of the pool",
                 lambda s: judges.matrices(holdout, scores, s))
+    if spec.kind == "separation":
+        folds, tables = judges.run_separation(lm, vs, train + holdout, work, batch_size=spec.batch_size,
+                                              seed=spec.seed)
+        return (judges.report(judges.separation(vs.ids, folds, tables), vs.ids), "off-diagonal",
+                "mean Spearman between replicates that share neither the judges' question phrasing nor "
+                "scenarios (disjoint folds of every value's scenarios)", None)
     if spec.kind == "dpo":
         return (_dpo_measure(lm, vs, train + holdout, work, spec), "off-diagonal",
                 "mean Spearman between DPO replicates that share no training data, evaluation scenarios or base "
                 "estimate (disjoint folds of every value's scenarios, seeds s, s+1, ...)", None)
-    raise UserError(f"unknown pipeline {spec.kind!r}; valid pipelines: steering, dpo, judges")
+    raise UserError(f"unknown pipeline {spec.kind!r}; valid pipelines: {', '.join(TASK_TYPES)}")
 
 
 def run(spec: RunSpec, lm=None) -> Path:
