@@ -5,6 +5,11 @@ is a citation that cannot move. A reference resolves from the packaged copy, the
 download pinned to a commit sha; every source is sha256-checked against its card, because a cache or a Hub
 repo is only as trustworthy as the hashes the card commits to. ``huggingface_hub`` is imported inside the
 functions that need it, so runs that never touch the Hub never pay for importing it.
+
+A revision must be a full 40-hex commit sha, for cache lookups too: a branch name can move, and a revision
+is also a path component inside the cache (``../../evil`` once loaded a task from outside it). Every resolved
+snapshot folder, and every file of it (HF snapshots are symlinks into ``blobs/``), must resolve inside the
+cache, and the card and data files are size-capped before they are read.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ import re
 from pathlib import Path
 
 from valuebench.errors import UserError, did_you_mean
-from valuebench.io import safe_load_yaml
+from valuebench.io import check_size, one_line, read_text_capped, safe_load_yaml
 from valuebench.paths import tasks_dir
+from valuebench import tasks as _tasks
 from valuebench.tasks import Task, discover, get_task, load_task_card
 
-REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?/[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -44,8 +50,11 @@ def parse_reference(ref: str) -> tuple[str, str] | None:
     if "/" not in ref and "@" not in ref:
         return None
     repo, sep, rev = ref.partition("@")
-    if not sep or not REPO_RE.match(repo) or not rev or re.search(r"[\s@]", rev):
-        raise UserError(f"task reference {ref!r} must be a task name or ORG/NAME@REVISION (a commit sha)")
+    if not sep or not REPO_RE.match(repo) or ".." in repo:
+        raise UserError(f"task reference {one_line(repr(ref), 120)} must be a task name or ORG/NAME@<40-hex commit sha>")
+    if not SHA_RE.match(rev):
+        raise UserError(f"task reference {one_line(repr(ref), 120)}: the revision must be a full 40-hex commit sha, "
+                        f"not {one_line(repr(rev), 60)} (a branch or tag can move, and a score must stay reproducible)")
     return repo, rev
 
 
@@ -55,7 +64,7 @@ def load_index() -> dict[str, tuple[str, str]]:
     path = tasks_dir() / "hub.yaml"
     if not path.is_file():
         return {}
-    data = safe_load_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+    data = safe_load_yaml(read_text_capped(path), str(path)) or {}
     if not isinstance(data, dict):
         raise UserError(f"{path}: must map task names to {{repo: ORG/NAME, revision: <commit sha>}}")
     index = {}
@@ -78,6 +87,8 @@ def resolve(ref: str, packaged: dict[str, Task] | None = None) -> Task:
             return packaged[ref]
         index = load_index()
         if ref not in index:
+            if ref in _tasks.BROKEN:
+                raise UserError(f"task {ref}: its card is invalid: {_tasks.BROKEN[ref]}")
             raise did_you_mean("task", ref, sorted({*packaged, *index}))
         repo, rev = index[ref]
         task = _from_hub(repo, rev, f"{ref} ({repo}@{rev})")
@@ -92,13 +103,17 @@ def _from_hub(repo: str, rev: str, label: str) -> Task:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    if not SHA_RE.match(rev):  # also guards references built elsewhere than parse_reference
+        raise UserError(f"task {label}: the revision must be a full 40-hex commit sha, not {one_line(repr(rev), 60)}")
     cache = hub_cache_dir()
     try:
         folder = snapshot_download(repo, repo_type="dataset", revision=rev, local_files_only=True,
                                    cache_dir=cache)
     except LocalEntryNotFoundError:  # also a partial snapshot (IncompleteSnapshotError)
         folder = _download(repo, rev, label, cache)
-    return _load_snapshot(Path(folder), label, repo)
+    except _hub_errors() as exc:
+        raise UserError(f"task {label}: the Hugging Face cache could not be read: {_one_line(exc)}") from None
+    return _load_snapshot(Path(folder), label, repo, cache)
 
 
 def _download(repo: str, rev: str, label: str, cache: Path) -> str:
@@ -117,11 +132,32 @@ def _download(repo: str, rev: str, label: str, cache: Path) -> str:
         raise UserError(f"task {label}: download from the Hugging Face Hub failed: {_one_line(exc)}") from None
 
 
-def _load_snapshot(folder: Path, label: str, repo: str) -> Task:
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve(strict=True).is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # missing, or a symlink loop
+        return False
+
+
+def _load_snapshot(folder: Path, label: str, repo: str, cache: Path | None = None) -> Task:
+    cache = hub_cache_dir() if cache is None else cache
+    if not _inside(folder, cache) or not SHA_RE.match(folder.name):
+        raise UserError(f"task {label}: the resolved snapshot is not a commit folder inside the cache {cache}")
     card = folder / "README.md"
-    if not card.is_file():
-        raise UserError(f"task {label}: {folder} has no README.md task card")
-    task = load_task_card(card, check_folder_name=False)  # the folder is a commit sha, not the task name
+    if not card.is_file() or not _inside(card, cache):
+        raise UserError(f"task {label}: the snapshot has no README.md task card inside the cache")
+    check_size(card, what=f"task {label}: README.md")
+    try:
+        task = load_task_card(card, check_folder_name=False)  # the folder is a commit sha, not the task name
+    except UserError:
+        raise
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UserError(f"task {label}: unreadable card ({type(exc).__name__}: {one_line(exc)})") from None
+    for data in (task.metadata.ground_truth, *task.metadata.replicates):
+        path = folder / data.path
+        if not _inside(path, cache) or not path.resolve().is_relative_to(folder.resolve().parent.parent):
+            raise UserError(f"task {label}: data file {data.path!r} resolves outside the cached repo")
+        check_size(path, what=f"task {label}: {data.path}")
     task.verify()
     task.source = f"{repo}@{folder.name}"  # snapshot folders are named by the resolved commit sha
     return task

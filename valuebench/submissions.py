@@ -4,7 +4,9 @@ Layout of ``submissions/<name>/``: ``meta.yaml`` (``SubmissionMeta``) plus, per 
 (``<value_set>.safetensors|.npz|.json|.csv``, read by ``valuebench.vectors.read_vectors``) or a precomputed
 similarity matrix (``<value_set>.similarity.csv``, value ids as row and column labels). Nothing a submitter
 claims about scores is read: the leaderboard recomputes everything from these files. Uploads come from
-strangers, so every reader here is defensive: size caps, no pickle, no YAML aliases, safe folder names.
+strangers, so every reader here is defensive: size caps, no pickle, no YAML aliases, safe folder names
+(no Windows device names, no trailing dot or space), no symlinks out of the submissions folder, and one
+bad folder, whatever it raises, is reported as invalid without stopping the others.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import datetime as dt
 import re
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,13 +23,17 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valuebench.errors import UserError
-from valuebench.io import safe_load_yaml
-from valuebench.tasks import read_matrix_csv
+from valuebench.io import MAX_INPUT_BYTES, one_line, read_text_capped, safe_load_yaml, short_list
 from valuebench.values import list_value_sets, load_value_set
-from valuebench.vectors import FORMATS, cosine_similarity, read_vectors
+from valuebench.vectors import FORMATS, cosine_similarity, read_labelled_csv, read_vectors
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-MAX_FILE_BYTES = 20_000_000  # a 21-value set at 100k dims in float64 is ~17 MB
+#: Windows device names: a folder called ``con`` or ``nul.txt`` cannot be checked out there
+RESERVED_NAMES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+MAX_FILE_BYTES = MAX_INPUT_BYTES  # a 21-value set at 100k dims in float64 is ~17 MB
+#: the app's pending queue: at most this many submissions and bytes wait for review
+MAX_PENDING = 100
+MAX_PENDING_BYTES = 500_000_000
 MAX_META_BYTES = 64_000
 SIMILARITY_SUFFIX = ".similarity.csv"
 SYMMETRY_TOL = 1e-6
@@ -63,10 +70,15 @@ class Submission:
 
 
 def check_name(name: str) -> str:
-    """Folder names come from users: no separators, no '..', no hidden files, bounded length."""
+    """Folder names come from users: no separators, no '..', no hidden files, bounded length, no Windows
+    device names (``con``, ``nul.txt``), no trailing dot."""
     if not isinstance(name, str) or "/" in name or "\\" in name or ".." in name or not NAME_RE.match(name):
-        raise UserError(f"invalid submission name {name!r}: use 1-64 letters, digits, '-', '_' or '.', "
-                        "starting with a letter or digit, without '/' or '..'")
+        raise UserError(f"invalid submission name {one_line(repr(name), 80)}: use 1-64 letters, digits, '-', '_' "
+                        "or '.', starting with a letter or digit, without '/' or '..'")
+    if name.endswith("."):
+        raise UserError(f"invalid submission name {name!r}: it must not end with '.'")
+    if name.split(".", 1)[0].lower() in RESERVED_NAMES:
+        raise UserError(f"invalid submission name {name!r}: {name.split('.', 1)[0]!r} is a reserved device name")
     return name
 
 
@@ -101,12 +113,9 @@ def split_filename(filename: str) -> tuple[str, str]:
 def read_meta(path: Path) -> SubmissionMeta:
     if not path.is_file():
         raise UserError(f"{path.parent.name}: meta.yaml is missing")
-    if path.stat().st_size > MAX_META_BYTES:
-        raise UserError(f"{path}: meta.yaml is larger than {MAX_META_BYTES} bytes")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: meta.yaml is not UTF-8 text") from None
+    if path.is_symlink() or path.stat().st_size > MAX_META_BYTES:
+        raise UserError(f"{path}: meta.yaml is a symlink or larger than {MAX_META_BYTES} bytes")
+    text = read_text_capped(path, MAX_META_BYTES, f"{path}")
     data = safe_load_yaml(text, str(path))
     if not isinstance(data, dict):
         raise UserError(f"{path}: meta.yaml must be a mapping of fields")
@@ -118,29 +127,36 @@ def read_meta(path: Path) -> SubmissionMeta:
         raise UserError(f"{path}: invalid field {where}: {first['msg']}") from None
 
 
-def read_similarity_csv(path: Path, expected_ids: list[str]) -> np.ndarray:
-    """A submitted similarity matrix, checked (square, ids, finite, symmetric) and aligned to ``expected_ids``."""
-    try:
-        frame = read_matrix_csv(path)
-    except ValueError:
-        raise UserError(f"{path}: similarity matrix has non-numeric entries") from None
-    rows, cols = list(frame.index), list(frame.columns)
-    if frame.shape[0] != frame.shape[1]:
-        raise UserError(f"{path}: similarity matrix must be square, got {frame.shape[0]}x{frame.shape[1]}")
+def read_similarity_csv(path: Path, expected_ids: list[str], max_bytes: int | None = MAX_FILE_BYTES) -> np.ndarray:
+    """A submitted similarity matrix, checked (square, ids, finite, symmetric) and aligned to ``expected_ids``.
+    Parsed by the same strict, size-capped CSV reader as vectors (``max_bytes=None``: the CLI's limit)."""
+    cols, rows, m = read_labelled_csv(Path(path), max_bytes, allow_empty=True)
+    if m.shape[0] != m.shape[1]:
+        raise UserError(f"{path}: similarity matrix must be square, got {m.shape[0]}x{m.shape[1]}")
+    want = set(expected_ids)
     for axis, labels in (("row", rows), ("column", cols)):
-        dupes = sorted({v for v in labels if labels.count(v) > 1})
+        dupes = sorted(v for v, c in Counter(labels).items() if c > 1)
         if dupes:
-            raise UserError(f"{path}: duplicate {axis} value ids: {', '.join(dupes)}")
-        unknown = [v for v in labels if v not in expected_ids]
-        missing = [v for v in expected_ids if v not in labels]
+            raise UserError(f"{path}: duplicate {axis} value ids: {short_list(dupes)}")
+        have = set(labels)
+        unknown = [v for v in labels if v not in want]
+        missing = [v for v in expected_ids if v not in have]
         if unknown or missing:
-            raise UserError(f"{path}: {axis} ids do not match the value set (unknown {unknown}, missing {missing})")
-    m = frame.loc[expected_ids, expected_ids].to_numpy(dtype=float)
+            raise UserError(f"{path}: {axis} ids do not match the value set (unknown: {short_list(unknown) or 'none'}; "
+                            f"missing: {short_list(missing) or 'none'})")
+    ri = {v: i for i, v in enumerate(rows)}
+    ci = {v: i for i, v in enumerate(cols)}
+    m = m[np.ix_([ri[v] for v in expected_ids], [ci[v] for v in expected_ids])]
     if not np.isfinite(m).all():
-        raise UserError(f"{path}: NaN or inf in similarity matrix")
+        raise UserError(f"{path}: NaN, inf or empty cells in the similarity matrix (fill the diagonal too)")
     if np.abs(m - m.T).max() > SYMMETRY_TOL:
         raise UserError(f"{path}: similarity matrix is not symmetric (max |S - S^T| = {np.abs(m - m.T).max():.3g})")
-    return (m + m.T) / 2
+    m = (m + m.T) / 2
+    off = m[~np.eye(len(m), dtype=bool)]
+    if len(m) >= 3 and off.max() - off.min() <= 1e-12:
+        raise UserError(f"{path}: every off-diagonal similarity is {off[0]:.6g}, so the rank correlation with "
+                        "any task is undefined")
+    return m
 
 
 def symmetric_cosine(vectors: np.ndarray) -> np.ndarray:
@@ -180,7 +196,7 @@ def load_submission(folder: Path, task_names: list[str] | None = None) -> Submis
         if kind == "similarity":
             sub.similarities[value_set] = read_similarity_csv(path, ids)
         else:
-            sub.similarities[value_set] = symmetric_cosine(read_vectors(path, ids).aligned(ids))
+            sub.similarities[value_set] = symmetric_cosine(read_vectors(path, ids, max_bytes=MAX_FILE_BYTES).aligned(ids))
         sub.kinds[value_set] = kind
     if not sub.similarities:
         raise UserError(f"{folder.name}: no vectors or similarity files (expected <value_set>.safetensors etc.)")
@@ -196,32 +212,72 @@ def discover(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+
+
 def check_all(root: Path, task_names: list[str] | None = None) -> list[tuple[str, Submission | None, str | None]]:
-    """(name, submission or None, error or None) for every folder: one bad folder never stops the rest."""
+    """(name, submission or None, error or None) for every folder: one bad folder never stops the rest,
+    whatever it raises (a bug in a reader shows up as that entry's error, in one line)."""
     out = []
+    root = Path(root)
     for folder in discover(root):
         try:
+            if folder.is_symlink() and not _inside(folder, root):
+                raise UserError(f"{folder.name}: a symlink to a folder outside {root.name}/ is refused")
             out.append((folder.name, load_submission(folder, task_names), None))
         except UserError as exc:
-            out.append((folder.name, None, str(exc).replace(f"{folder.parent}/", "")))
+            out.append((folder.name, None, one_line(str(exc).replace(f"{folder.parent}/", ""), 500)))
+        except RecursionError:
+            out.append((folder.name, None, f"{folder.name}: input nested too deeply"))
+        except MemoryError:
+            out.append((folder.name, None, f"{folder.name}: input too large to hold in memory"))
+        except Exception as exc:  # noqa: BLE001 - isolation is the point
+            msg = one_line(str(exc).replace(f"{folder.parent}/", ""), 300)
+            out.append((folder.name, None, f"{folder.name}: could not be read ({type(exc).__name__}: {msg})"))
     return out
 
 
+def pending_usage(pending_root: Path) -> tuple[int, int]:
+    """(number of pending submissions, their total bytes) in the app's queue."""
+    pending_root = Path(pending_root)
+    if not pending_root.is_dir():
+        return 0, 0
+    folders = [p for p in pending_root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    size = sum(f.stat().st_size for d in folders for f in d.iterdir() if f.is_file() and not f.is_symlink())
+    return len(folders), size
+
+
 def stage_upload(files: list[Path], name: str, pending_root: Path,
-                 task_names: list[str] | None = None) -> tuple[Submission, Path]:
+                 task_names: list[str] | None = None, *, taken: set[str] | frozenset[str] = frozenset(),
+                 max_pending: int = MAX_PENDING, max_pending_bytes: int = MAX_PENDING_BYTES,
+                 check=None) -> tuple[Submission, Path]:
     """Validate uploaded files as a submission named ``name``; if valid, move them to ``pending_root/name``.
 
     Files are copied into a private staging folder inside ``pending_root`` (never anywhere else) under
     their base names only, validated there, then renamed into place; on any error the staging folder is
-    removed, so a rejected upload leaves nothing behind.
+    removed, so a rejected upload leaves nothing behind. ``taken``: names already on the board (refused,
+    so a pending entry can never replace a ranked one). The queue holds at most ``max_pending`` entries and
+    ``max_pending_bytes``. ``check(sub)`` may refuse a valid submission (the app's score-based leakage check).
     """
     check_name(name)
     pending_root = Path(pending_root)
     if not files:
         raise UserError("no files uploaded: add meta.yaml and at least one vectors or similarity file")
+    if name.lower() in {t.lower() for t in taken}:
+        raise UserError(f"a submission named {name!r} is already on the board; choose another name")
     dest = pending_root / name
-    if dest.exists():
+    if dest.exists() or (pending_root.is_dir() and name.lower() in {p.name.lower() for p in pending_root.iterdir()}):
         raise UserError(f"a pending submission named {name!r} already exists; choose another name")
+    count, used = pending_usage(pending_root)
+    incoming = sum(Path(f).stat().st_size for f in files if Path(f).is_file())
+    if count >= max_pending:
+        raise UserError(f"the review queue is full ({count} pending submissions); try again after the next review")
+    if used + incoming > max_pending_bytes:
+        raise UserError(f"the review queue is full ({used / 1e6:.0f} MB pending); try again after the next review")
     pending_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=pending_root)) / name
     try:
@@ -236,6 +292,8 @@ def stage_upload(files: list[Path], name: str, pending_root: Path,
                 raise UserError(f"{base} was uploaded twice")
             shutil.copyfile(src, staging / base)
         sub = load_submission(staging, task_names)
+        if check is not None:
+            check(sub)
         staging.rename(dest)
     except UserError as exc:  # report file names, not server paths
         raise UserError(str(exc).replace(f"{staging}/", "").replace(str(staging), name)) from None

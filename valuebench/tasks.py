@@ -197,14 +197,25 @@ def task_roots() -> list[Path]:
     return [tasks_dir(), *extra_task_dirs()]
 
 
+#: cards that failed to load, folder name -> one-line error: ``discover`` skips them (one bad card never
+#: hides the other tasks) and ``hub.resolve`` reports the error when such a name is asked for
+BROKEN: dict[str, str] = {}
+
+
 def discover() -> dict[str, Task]:
-    """Every task card under the task roots, by name; duplicate names are an error."""
+    """Every task card under the task roots, by name; a card that fails to load is left out and recorded in
+    ``BROKEN``, whatever it raised; duplicate names are an error."""
     found: dict[str, Task] = {}
     for root in task_roots():
         for card in sorted(Path(root).glob("*/README.md")):
             if card.parent.name in {"value_sets", "scenarios"}:
                 continue
-            task = load_task_card(card)
+            try:
+                task = load_task_card(card)
+            except Exception as exc:  # noqa: BLE001 - isolation: bad UTF-8, bad YAML, a bug in a validator
+                BROKEN[card.parent.name] = " ".join(str(exc).split())[:500] or type(exc).__name__
+                continue
+            BROKEN.pop(card.parent.name, None)
             if task.name in found:
                 raise UserError(f"duplicate task name {task.name!r}: {found[task.name].folder} and {task.folder}")
             found[task.name] = task

@@ -199,9 +199,11 @@ def _read_json(path: Path, limit: int) -> Representation:
     return Representation(_as_id_list(ids, path), _numeric_rows(rows, path))
 
 
-def _read_csv(path: Path, limit: int) -> Representation:
-    """A strict CSV reader (not pandas, which guesses): a header ``value_id,<d1>,...``, then one row per value
-    with exactly as many fields as the header; every field after the id must be a number."""
+def read_labelled_csv(path: Path, limit: int | None = None, *, allow_empty: bool = False
+                      ) -> tuple[list[str], list[str], np.ndarray]:
+    """A strict CSV reader (not pandas, which guesses): a header ``<label>,<c1>,...``, then rows ``<id>,<numbers>``
+    with exactly as many fields as the header. Returns (column labels, row ids, [rows, columns] floats).
+    ``allow_empty``: an empty cell is NaN (a similarity matrix's diagonal) instead of an error."""
     raw = read_bytes_capped(path, limit)
     try:
         text = raw.decode("utf-8-sig")
@@ -209,32 +211,39 @@ def _read_csv(path: Path, limit: int) -> Representation:
         raise UserError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     first = text.split("\n", 1)[0]
     if first.count(",") > MAX_DIM:
-        raise UserError(f"{path}: header has more than {MAX_DIM + 1} fields (at most {MAX_DIM} dimensions)")
+        raise UserError(f"{path}: header has more than {MAX_DIM + 1} fields (at most {MAX_DIM} columns)")
     ids, rows = [], []
     try:
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
         header = next(reader, None)
         if not header or len(header) < 2:
-            raise UserError(f"{path}: CSV needs a header 'value_id,<dim 1>,...' with at least one number column")
+            raise UserError(f"{path}: CSV needs a header 'value_id,<column 1>,...' with at least one number column")
         for line, row in enumerate(reader, start=2):
             if not row:
                 continue
             if len(row) != len(header):
                 raise UserError(f"{path}: line {line} has {len(row)} fields, the header has {len(header)} "
-                                "(every row must be value_id followed by one number per header column)")
+                                "(every row must be an id followed by one number per header column)")
             if len(ids) >= MAX_VALUES:
                 raise UserError(f"{path}: more than {MAX_VALUES} rows")
             try:
-                rows.append(np.array([float(x) for x in row[1:]], dtype=np.float64))
+                rows.append(np.array([float(x) if (x.strip() or not allow_empty) else np.nan for x in row[1:]],
+                                     dtype=np.float64))
             except ValueError:
-                bad = next(x for x in row[1:] if not _is_float(x))
+                bad = next(x for x in row[1:] if not _is_float(x) and (x.strip() or not allow_empty))
                 raise UserError(f"{path}: line {line}: {one_line(bad, 40)!r} is not a number") from None
             ids.append(row[0])
     except csv.Error as exc:
         raise UserError(f"{path}: not a readable CSV ({one_line(exc)})") from None
     if not rows:
         raise UserError(f"{path}: CSV has a header but no rows")
-    return Representation(ids, np.stack(rows))
+    return header[1:], ids, np.stack(rows)
+
+
+def _read_csv(path: Path, limit: int) -> Representation:
+    """CSV vectors: header ``value_id,<d1>,...``, one row per value (``read_labelled_csv``)."""
+    _, ids, vectors = read_labelled_csv(path, limit)
+    return Representation(ids, vectors)
 
 
 def _is_float(text: str) -> bool:
