@@ -3,11 +3,18 @@
 Run ``python leaderboard/app.py`` (honours GRADIO_SERVER_NAME / GRADIO_SERVER_PORT). Nothing is scored at
 page load: the table, cards, heatmaps and maps are files; filters only re-aggregate stored scores. The
 Submit tab validates uploads with the library's own checks and writes only under the pending folder.
+
+Defences: uploads are rate-limited per client (``UPLOAD_LIMIT`` per ``UPLOAD_WINDOW`` s, and a global cap)
+and processed one at a time; the pending queue is capped in entries and bytes; a name already on the board
+is refused; an upload whose scores exceed a task's noise ceiling is refused (it was fitted to the published
+matrices); Gradio deletes its cached uploads and files after ``CACHE_AGE`` s (``delete_cache``); download
+files are content-addressed and bounded, so table updates leave no temp folders behind.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -22,6 +29,12 @@ import gradio as gr  # noqa: E402
 import board_view as view  # noqa: E402
 from valuebench.errors import UserError  # noqa: E402
 from valuebench.submissions import MAX_FILE_BYTES, stage_upload  # noqa: E402
+
+UPLOAD_LIMIT = int(os.environ.get("VALUEBENCH_UPLOAD_LIMIT", "5"))  # per client and window
+UPLOAD_WINDOW = float(os.environ.get("VALUEBENCH_UPLOAD_WINDOW", "600"))
+UPLOAD_GLOBAL_LIMIT = int(os.environ.get("VALUEBENCH_UPLOAD_GLOBAL_LIMIT", "60"))
+MAX_UPLOAD_FILES = 8  # meta.yaml + one file per value set
+CACHE_AGE = 3600  # seconds Gradio keeps uploaded and served temp files (checked every CACHE_AGE s)
 
 ABOUT = (HERE / "about.md").read_text(encoding="utf-8")
 CSS = """
@@ -78,8 +91,10 @@ def _leaderboard_tab(data: view.BoardData, downloads: Path) -> None:
         search = gr.Textbox(label="Search", placeholder="submission, method or author", scale=2)
         hide = gr.Checkbox(label="Hide entries flagged for leakage", scale=1)
         details = gr.Checkbox(label="Show 95% CI, p-value and ρ/ceiling per task", scale=1)
+        flagged = gr.Checkbox(label="Show entries above the noise ceiling (likely fitted; unranked by default)",
+                              scale=1, elem_id="show-flagged")
     first = view.view(data)
-    csv, js = view.export(first, downloads)
+    csv, js = view.cached_export(first, downloads)
     table = gr.Dataframe(first, interactive=False, elem_id="board", max_height=640, pinned_columns=2,
                          show_label=False, wrap=False)
     with gr.Row():
@@ -92,13 +107,13 @@ def _leaderboard_tab(data: view.BoardData, downloads: Path) -> None:
             gr.Dataframe(data.invalid.rename(columns={"submission": "Submission", "error": "Error"}),
                          interactive=False, wrap=True, elem_id="invalid")
 
-    def update(t, v, mo, s, h, d):
-        frame = view.view(data, t, v, mo, s, h, d)
-        c, j = view.export(frame, Path(tempfile.mkdtemp(dir=downloads)))
+    def update(t, v, mo, s, h, d, f):
+        frame = view.view(data, t, v, mo, (s or "")[:200], h, d, f)
+        c, j = view.cached_export(frame, downloads)
         return frame, str(c), str(j)
 
-    inputs = [types, vsets, models, search, hide, details]
-    for comp in (types, vsets, models, hide, details):
+    inputs = [types, vsets, models, search, hide, details, flagged]
+    for comp in (types, vsets, models, hide, details, flagged):
         comp.change(update, inputs, [table, csv_btn, json_btn], show_progress="minimal")
     search.submit(update, inputs, [table, csv_btn, json_btn], show_progress="minimal")
 
@@ -142,11 +157,36 @@ def _methods_tab(data: view.BoardData) -> None:
     pick.change(lambda n: _card(data, n), pick, [card, gallery])
 
 
-def submit_upload(name: str, files, pending: Path) -> str:
+def _checker(tasks: list | None, private: list | None):
+    """The score-based leakage check run on a valid upload before it is queued (None: no tasks to check)."""
+    from valuebench import integrity
+
+    if not tasks and not private:
+        return None
+
+    def check(sub) -> None:
+        flags = integrity.score_flags(sub.similarities, tasks or []) + \
+            integrity.score_flags(sub.similarities, private or [], private=True)
+        if flags:
+            raise UserError(flags[0])
+    return check
+
+
+def submit_upload(name: str, files, pending: Path, *, limiter: view.RateLimiter | None = None, client: str = "local",
+                  taken: set[str] | frozenset[str] = frozenset(), check=None) -> str:
     """Validate an upload; on success it lands in ``pending/<name>/`` and nowhere else."""
-    paths = [Path(f if isinstance(f, str) else f.name) for f in (files or [])]
+    if limiter is not None:
+        wait = limiter.check(client)
+        if wait:
+            return (f"### ✗ Rejected\n\nToo many uploads from your address: try again in {wait / 60:.0f} min."
+                    "\n\nNothing was stored.")
+    files = files or []
+    if len(files) > MAX_UPLOAD_FILES:
+        return (f"### ✗ Rejected\n\n{len(files)} files uploaded; a submission is meta.yaml and at most "
+                f"{MAX_UPLOAD_FILES - 1} vectors or similarity files.\n\nNothing was stored.")
+    paths = [Path(f if isinstance(f, str) else f.name) for f in files]
     try:
-        sub, _ = stage_upload(paths, (name or "").strip(), pending)
+        sub, _ = stage_upload(paths, (name or "").strip()[:200], pending, taken=taken, check=check)
     except UserError as exc:
         return f"### ✗ Rejected\n\n{exc}\n\nNothing was stored. Fix the problem and upload again."
     except Exception as exc:  # a bug must not take the page down; report it instead
@@ -158,7 +198,7 @@ def submit_upload(name: str, files, pending: Path) -> str:
             "next build.")
 
 
-def _submit_tab(pending: Path) -> None:
+def _submit_tab(pending: Path, taken: set[str], check) -> None:
     gr.Markdown(SUBMIT_HELP)
     name = gr.Textbox(label="Submission name", placeholder="letters, digits, - _ . (no / or ..)",
                       elem_id="submit-name")
@@ -166,14 +206,34 @@ def _submit_tab(pending: Path) -> None:
                     elem_id="submit-files")
     button = gr.Button("Validate and submit", variant="primary", elem_id="submit-button")
     report = gr.Markdown(elem_id="submit-report")
-    button.click(lambda n, f: submit_upload(n, f, pending), [name, files], report)
+    limiter = view.RateLimiter(UPLOAD_LIMIT, UPLOAD_WINDOW, UPLOAD_GLOBAL_LIMIT)
+
+    def on_submit(n, f, request: gr.Request):
+        return submit_upload(n, f, pending, limiter=limiter, client=view.client_key(request), taken=taken,
+                             check=check)
+
+    button.click(on_submit, [name, files], report, concurrency_limit=1, concurrency_id="submit")
+
+
+def _tasks_for_checks():
+    """Public and private tasks for the Submit tab's score check; none if the registry cannot load them."""
+    try:
+        from valuebench import integrity
+        from valuebench.tasks import get_tasks
+
+        private, _ = integrity.load_private_tasks(integrity.private_task_dirs())
+        return get_tasks(), private
+    except Exception:  # noqa: BLE001 - the board still serves; uploads then skip the score check
+        return [], []
 
 
 def build_app(data: view.BoardData | None = None, pending: Path | None = None) -> gr.Blocks:
     data = data or view.load()
     pending = Path(pending or view.pending_dir())
     downloads = Path(tempfile.mkdtemp(prefix="valuebench-downloads-"))
-    with gr.Blocks(title="valuebench leaderboard") as demo:
+    taken = set(data.table["submission"])
+    check = _checker(*_tasks_for_checks())
+    with gr.Blocks(title="valuebench leaderboard", delete_cache=(CACHE_AGE, CACHE_AGE)) as demo:
         gr.Markdown(_header(data), elem_id="vb-header")
         with gr.Tabs():
             with gr.Tab("Leaderboard", id="leaderboard"):
@@ -183,7 +243,7 @@ def build_app(data: view.BoardData | None = None, pending: Path | None = None) -
             with gr.Tab("Methods", id="methods"):
                 _methods_tab(data)
             with gr.Tab("Submit", id="submit"):
-                _submit_tab(pending)
+                _submit_tab(pending, taken, check)
             with gr.Tab("About", id="about"):
                 gr.Markdown(ABOUT)
     demo.allowed = [str(data.folder), str(downloads)]
@@ -196,5 +256,6 @@ THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate",
 
 if __name__ == "__main__":
     app = build_app()
+    app.queue(max_size=64, default_concurrency_limit=2)
     app.launch(theme=THEME, css=CSS, allowed_paths=app.allowed, max_file_size=2 * MAX_FILE_BYTES,
                ssr_mode=False, show_error=False, footer_links=["api"])

@@ -1,14 +1,21 @@
 """What the app shows, as plain functions over the built data (testable without a browser).
 
 Everything here reads ``leaderboard/data/`` (written by ``valuebench leaderboard build``); a filter only
-re-aggregates stored scores and stored bootstrap resamples, never rescores.
+re-aggregates stored scores and stored bootstrap resamples, never rescores. Entries the build flagged as
+exceeding a task's noise ceiling are left out of the ranking unless asked for. The app's defences that need
+no browser live here too: a per-client upload rate limit and a bounded, content-addressed download folder.
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import json
 import math
 import os
+import shutil
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,19 +57,44 @@ class BoardData:
         return sorted({str(t[key]) for t in self.tasks})
 
 
-def load(folder: Path | None = None) -> BoardData:
-    """Read the built data once at start-up; a missing build is reported, not crashed on."""
-    folder = Path(folder or data_dir())
+def _load_once(folder: Path) -> BoardData:
     parquet = folder / "leaderboard.parquet"
     if not parquet.is_file():
         raise FileNotFoundError(f"{parquet} not found: run `valuebench leaderboard build` first")
     table = pd.read_parquet(parquet)
+    for col in ("ceiling_flag", "leakage"):  # boards built before the flag existed
+        if col not in table:
+            table[col] = ""
+    table["ceiling_flag"] = table["ceiling_flag"].fillna("")
+    if "private_mean" not in table:
+        table["private_mean"] = np.nan
     tasks = json.loads((folder / "tasks.json").read_text(encoding="utf-8"))
     cards = {c["name"]: c for c in json.loads((folder / "submissions.json").read_text(encoding="utf-8"))}
     with np.load(folder / "bootstrap.npz", allow_pickle=False) as npz:
         boot, boot_tasks = npz["boot"], [str(t) for t in npz["tasks"]]
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     return BoardData(table, tasks, cards, boot, boot_tasks, manifest, folder)
+
+
+def load(folder: Path | None = None, attempts: int = 5) -> BoardData:
+    """Read the built data once at start-up; a missing build is reported, not crashed on. A build swaps its
+    whole folder in at once; if that happens while we read, the manifest read before and after differs and
+    the read is repeated, so the app never mixes two builds."""
+    folder = Path(folder or data_dir())
+    for _ in range(attempts):
+        before = (folder / "manifest.json").read_bytes() if (folder / "manifest.json").is_file() else b""
+        try:
+            data = _load_once(folder)
+        except (FileNotFoundError, ValueError, OSError):
+            if before and (folder / "manifest.json").is_file():  # a swap removed files mid-read: retry
+                time.sleep(0.2)
+                continue
+            raise
+        after = (folder / "manifest.json").read_bytes() if (folder / "manifest.json").is_file() else b""
+        if before == after:
+            return data
+        time.sleep(0.2)
+    return _load_once(folder)
 
 
 def selected_tasks(data: BoardData, types=None, value_sets=None, models=None) -> list[dict]:
@@ -77,18 +109,23 @@ def _fmt(x: float, digits: int = 3) -> float | None:
 
 
 def view(data: BoardData, types=None, value_sets=None, models=None, search: str = "",
-         hide_leakage: bool = False, details: bool = False) -> pd.DataFrame:
-    """The displayed table for the current filters, sorted by mean rho (best first)."""
+         hide_leakage: bool = False, details: bool = False, show_flagged: bool = False) -> pd.DataFrame:
+    """The displayed table for the current filters, sorted by mean rho (best first). Entries whose scores
+    exceed a task's noise ceiling are hidden (and so unranked) unless ``show_flagged``."""
     tasks = selected_tasks(data, types, value_sets, models)
     valid = data.valid
     if hide_leakage:
         valid = valid[valid["leakage"] == ""]
+    if not show_flagged:
+        valid = valid[valid["ceiling_flag"] == ""]
     agg = aggregate_view(valid, {t["name"]: t["type"] for t in tasks}, data.boot, data.boot_tasks)
     agg = agg.set_index("submission").loc[valid["submission"]]
     out = pd.DataFrame({"Rank": agg["rank"].to_numpy(), "Submission": valid["submission"].to_numpy(),
                         "Method": valid["method"].to_numpy(),
                         "Mean ρ": agg["mean"].round(3).to_numpy(),
                         "Mean by type": agg["mean_by_type"].round(3).to_numpy()})
+    if data.manifest.get("n_private_tasks"):  # public and private side by side: fitting the public matrices
+        out.insert(4, "Mean ρ (private)", valid["private_mean"].round(3).to_numpy())  # does not win here
     for typ in sorted({t["type"] for t in tasks}):
         col = f"mean[{typ}]"
         out[f"Mean [{typ}]"] = agg[col].round(3).to_numpy() if col in agg else np.nan
@@ -104,6 +141,8 @@ def view(data: BoardData, types=None, value_sets=None, models=None, search: str 
             out[f"p {name}"] = valid[f"p:{name}"].round(4).to_numpy()
             out[f"ρ/ceiling {name}"] = valid[f"norm:{name}"].round(3).to_numpy()
     out["Leakage flag"] = valid["leakage"].to_numpy()
+    if show_flagged:
+        out["Noise-ceiling flag"] = valid["ceiling_flag"].to_numpy()
     out["Subject models"] = valid["subject_models"].to_numpy()
     if search:  # after aggregation, so a search shows the entries' ranks on the whole board
         hay = (valid["submission"] + " " + valid["method"] + " " + valid["authors"]).str.lower()
@@ -130,3 +169,77 @@ def export(frame: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
     frame.to_csv(csv, index=False)
     js.write_text(frame.to_json(orient="records", force_ascii=False, indent=1), encoding="utf-8")
     return csv, js
+
+
+#: distinct filtered views kept as download files; the least recently used beyond this are deleted
+MAX_EXPORTS = 32
+_export_lock = threading.Lock()
+
+
+def cached_export(frame: pd.DataFrame, root: Path, keep: int = MAX_EXPORTS) -> tuple[Path, Path]:
+    """``export`` into ``root/<hash of the table>/``: the same view reuses its files, and at most ``keep``
+    views are kept (a table update no longer leaves a new temp folder behind every time)."""
+    digest = hashlib.sha256(frame.to_csv(index=False).encode("utf-8")).hexdigest()[:16]
+    folder = Path(root) / digest
+    with _export_lock:
+        if (folder / "valuebench-leaderboard.json").is_file():
+            os.utime(folder)
+            paths = folder / "valuebench-leaderboard.csv", folder / "valuebench-leaderboard.json"
+        else:
+            tmp = Path(root) / f".{digest}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            export(frame, tmp)
+            os.replace(tmp, folder) if not folder.exists() else shutil.rmtree(tmp, ignore_errors=True)
+            paths = folder / "valuebench-leaderboard.csv", folder / "valuebench-leaderboard.json"
+        views = sorted((p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(".")),
+                       key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in views[keep:]:
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+    return paths
+
+
+class RateLimiter:
+    """At most ``limit`` events per ``window`` seconds per client (sliding window), and at most
+    ``global_limit`` per window over all clients; thread-safe. ``check`` records the event when allowed
+    and returns 0, else the seconds until the client may try again."""
+
+    def __init__(self, limit: int = 5, window: float = 600.0, global_limit: int = 60, max_clients: int = 10_000):
+        self.limit, self.window, self.global_limit, self.max_clients = limit, window, global_limit, max_clients
+        self._events: dict[str, collections.deque] = {}
+        self._all: collections.deque = collections.deque()
+        self._lock = threading.Lock()
+
+    def _prune(self, q: collections.deque, now: float) -> None:
+        while q and now - q[0] >= self.window:
+            q.popleft()
+
+    def check(self, client: str, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._prune(self._all, now)
+            q = self._events.setdefault(client, collections.deque())
+            self._prune(q, now)
+            if len(q) >= self.limit:
+                return max(0.0, self.window - (now - q[0]))
+            if len(self._all) >= self.global_limit:
+                return max(0.0, self.window - (now - self._all[0]))
+            q.append(now)
+            self._all.append(now)
+            if len(self._events) > self.max_clients:  # forget idle clients, so the table stays bounded
+                for key in [k for k, v in self._events.items() if not v or now - v[-1] >= self.window]:
+                    del self._events[key]
+            return 0.0
+
+
+def client_key(request) -> str:
+    """Who is uploading: the connecting address; behind a trusted proxy (``VALUEBENCH_TRUST_PROXY=1``, as on
+    a Hugging Face Space) the first X-Forwarded-For address, which a direct client could otherwise forge."""
+    if request is None:
+        return "local"
+    if os.environ.get("VALUEBENCH_TRUST_PROXY") == "1":
+        forwarded = (request.headers.get("x-forwarded-for") or "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or "unknown"
