@@ -293,16 +293,22 @@ def test_copied_answer_is_flagged_and_unranked(hostile_root, tmp_path, capsys):
 
 
 def test_task_bound_prefers_ceilings_bound():
+    """ceilings.bound when the card has it, else sqrt(Spearman-Brown), else Spearman-Brown of the split half."""
     task = tasks.get_task("fixture-constraints")
-    assert integrity.task_bound(task) == pytest.approx(np.sqrt(2 * 0.8 / 1.8))
 
     class Ceilings:
         bound = 0.5
 
-    meta = task.metadata.model_copy()
-    object.__setattr__(meta, "ceilings", Ceilings())
-    task2 = tasks.Task(meta, task.card_body, task.folder)
-    assert integrity.task_bound(task2) == 0.5
+    def with_meta(ceilings, **noise):
+        meta = task.metadata.model_copy()
+        object.__setattr__(meta, "ceilings", ceilings)
+        object.__setattr__(meta, "noise_ceiling", meta.noise_ceiling.model_copy(update=noise))
+        return tasks.Task(meta, task.card_body, task.folder)
+
+    assert integrity.task_bound(with_meta(Ceilings())) == 0.5
+    assert integrity.task_bound(with_meta(None, spearman_brown=0.64)) == pytest.approx(0.8)
+    assert integrity.task_bound(with_meta(None, spearman_brown=None, value=0.8)) == pytest.approx(np.sqrt(1.6 / 1.8))
+    assert integrity.task_bound(with_meta(None, spearman_brown=None, value=None)) is None
 
 
 @pytest.mark.usefixtures("fixture_tasks_only")
