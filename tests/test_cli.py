@@ -38,15 +38,18 @@ def test_value_sets_json(capsys):
 def test_tasks_json(capsys):
     data = run_json(capsys, "tasks")
     row = next(d for d in data if d["name"] == "fixture-constraints")
-    assert set(row) == {"name", "type", "value_set", "n_values", "model", "ceiling", "default"}
-    assert row["n_values"] == 9 and row["ceiling"] == 0.8
+    assert set(row) == {"name", "type", "value_set", "n_values", "model", "ceiling", "default", "gate", "ceilings",
+                        "validity"}
+    assert row["n_values"] == 9 and row["ceiling"] == row["ceilings"]["split_half"]["value"] == 0.5408
+    assert row["default"] is True and row["gate"] == "pass" and row["ceilings"]["bound"] == 0.8378
 
 
 def test_task_show_json(capsys):
     data = run_json(capsys, "task", "show", "fixture-constraints")
     assert data["value_ids"] == C9
     assert len(data["matrix"]) == 9 and data["matrix"][0][0] is None
-    assert data["name"] == "fixture-constraints" and data["noise_ceiling"]["value"] == 0.8
+    assert data["name"] == "fixture-constraints" and data["noise_ceiling"]["value"] == 0.5408
+    assert data["ceilings"]["split_half"]["value"] == 0.5408 and data["validity"]["verdict"] == "pass"
 
 
 def test_methods_json(capsys):
@@ -82,7 +85,7 @@ def test_evaluate_json_and_results_file(capsys, tmp_path):
     task = get_task("fixture-constraints")
     again = score(np.array(saved["similarity"]), task.matrix, ceiling=task.ceiling, n_permutations=200,
                   n_bootstrap=200)
-    assert again.spearman == pytest.approx(row["spearman"], abs=1e-6)
+    assert again.spearman == pytest.approx(row["spearman"], abs=1e-12) and list(again.ci) == row["ci"]
 
 
 def test_evaluate_vectors_file_equals_method(capsys, tmp_path):

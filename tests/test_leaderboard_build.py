@@ -12,7 +12,7 @@ import pytest
 
 from valuebench.board import tied_with_leader
 from valuebench.board_build import build
-from valuebench.board_scoring import score_many
+from valuebench.board_scoring import jack_width, score_many
 from valuebench.cli import main
 from valuebench.evaluate import score_similarity
 from valuebench.methods import get_method
@@ -55,12 +55,27 @@ def test_score_many_equals_score(pairs, variant):
 
 
 def test_tied_with_leader_rule():
+    """Ties come from the same calibrated jackknife as the CIs: the leader is tied with itself and with an
+    entry it cannot separate from, never with one it beats significantly (random included)."""
+    from valuebench.board import score_submissions
+    from valuebench.submissions import Submission
+
+    task = get_task("fixture-constraints")
+    truth = task.matrix
     rng = np.random.default_rng(0)
-    base = rng.normal(0.5, 0.05, size=(1, 2, 400))
-    boot = np.concatenate([base, base - 0.3, base - 0.01 + rng.normal(0, 0.05, size=(1, 2, 400)),
-                           np.full((1, 2, 400), np.nan)]).astype(np.float32)
-    means = np.array([0.5, 0.2, 0.49, np.nan])
-    assert tied_with_leader(boot, means).tolist() == [True, False, True, False]
+    sym = lambda m: (m + m.T) / 2  # noqa: E731
+    good = np.nan_to_num(sym(truth), nan=1.0)
+    close = good + 0.02 * sym(rng.standard_normal(good.shape))
+    rand = _sims(rng, 1, 9)[0]
+    subs = [Submission(name, Path("."), None, similarities={"constraints-9": sim})
+            for name, sim in (("good", good), ("close", close), ("random", rand), ("missing", rand))]
+    subs[3].similarities = {}
+    scored = score_submissions(subs, [task], n_permutations=100)
+    boot = np.stack([scored.boot[task.name]], axis=1)
+    rho = scored.stats[f"rho:{task.name}"]
+    tied = tied_with_leader(boot, rho)
+    assert tied.tolist() == [True, True, False, False]
+    assert scored.stats[f"p:{task.name}"][0] < 0.05  # the leader beats random significantly: not tied
 
 
 @pytest.fixture
@@ -91,12 +106,13 @@ def test_build_recomputes_every_score(subs_root, tmp_path):
         assert row["rho:fixture-constraints"] == pytest.approx(ref.spearman, abs=1e-9)
         assert row["p:fixture-constraints"] == pytest.approx(ref.p_value, abs=1e-9)
         assert (row["ci_low:fixture-constraints"], row["ci_high:fixture-constraints"]) == pytest.approx(ref.ci)
-        assert row["norm:fixture-constraints"] == pytest.approx(ref.spearman / 0.8)
+        assert row["norm:fixture-constraints"] == pytest.approx(ref.spearman / task.bound)
+        assert ref.normalized == pytest.approx(ref.spearman / task.bound)
     assert list(table["status"]) == ["valid", "valid", "valid", "invalid"]
     assert table["rank"].iloc[0] == 1 and table["tied_with_leader"].iloc[0]
     assert table.set_index("submission").loc["leaky", "leakage"].startswith("saw evaluation data")
     with np.load(out / "bootstrap.npz") as npz:
-        assert npz["boot"].shape == (3, 1, 1000)
+        assert npz["boot"].shape == (3, 1, jack_width(9))
         assert list(npz["submissions"]) == list(table["submission"][:3])
     cards = json.loads((out / "submissions.json").read_text())
     assert {c["name"]: c["status"] for c in cards}["broken"] == "invalid"

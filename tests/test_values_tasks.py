@@ -102,13 +102,21 @@ def test_value_set_errors(tmp_path):
 
 
 def test_low_ceiling_task_runs_only_when_named(tmp_path, monkeypatch):
+    """A task that fails the validity gate (here: an independent ceiling of 0.15) stays registered but leaves
+    the default benchmark; naming it still runs it."""
+    from valuebench.groundtruth.publish import rewrite_card
+    from valuebench.validity import estimate
+
     dst = tmp_path / "extra" / "fixture-low"
     shutil.copytree(FIXTURES / "tasks" / "fixture-constraints", dst)
     card = (dst / "README.md").read_text()
-    (dst / "README.md").write_text(card.replace("name: fixture-constraints", "name: fixture-low")
-                                   .replace("  value: 0.8", "  value: 0.15"))
+    (dst / "README.md").write_text(card.replace("name: fixture-constraints", "name: fixture-low"))
     monkeypatch.setenv("VALUEBENCH_TASK_PATHS", f"{FIXTURES / 'tasks'}:{tmp_path / 'extra'}")
+    verdict, _ = rewrite_card(tasks.load_task_card(dst / "README.md"),
+                              overrides={"independent": estimate(0.15, "synthetic, for this test")})
+    assert verdict.validity.verdict == "fail" and "independent ceiling 0.15 is below 0.3" in verdict.reasons
     default = {t.name for t in tasks.get_tasks()}
     assert "fixture-constraints" in default and "fixture-low" not in default
     assert [t.name for t in tasks.get_tasks(["fixture-low"])] == ["fixture-low"]
     assert tasks.get_task("fixture-low").in_default_benchmark is False
+    assert "fixture-low" in {t.name for t in tasks.get_tasks(["all"])}

@@ -5,24 +5,26 @@ rows with their error (a broken submission never breaks the build). Scores come 
 ``board_scoring.score_many`` (the same numbers as ``scoring.score``, vectorised across submissions).
 
 Aggregates follow MTEB's definitions (``scoring.aggregate``): mean over tasks (null if a task is missing),
-mean of per-type means, Borda rank. *Tied with the leader*: the leader is the complete entry with the
-highest mean rho; an entry is tied with it when the 95% paired-bootstrap interval of (leader mean - entry
-mean) contains 0. The bootstrap resamples values, and every submission is scored on the *same* resamples
-of each task, so the difference is paired; resamples of different tasks are independent. No multiplicity
-correction: "tied" is deliberately generous, since adjacent ranks are rarely separable with 9-21 values.
+mean of per-type means, Borda rank. *Tied with the leader*: the leader is the complete entry with the highest mean rho; an entry is tied with it
+when the 95% interval of (leader mean - entry mean) contains 0. The interval uses the same calibrated value
+jackknife as every score's CI (``scoring.jackknife_variance``), applied to the *difference*: both entries are
+scored on the same values, so leaving value i out moves both, and tasks over the same value set are left out
+together; tasks over different value sets add their variances. No multiplicity correction: "tied" is
+deliberately generous, but an entry that the leader beats significantly is never tied (random included).
 """
 
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from valuebench.board_scoring import score_many
-from valuebench.scoring import aggregate
+from scipy import stats
+
+from valuebench.board_scoring import jack_width, score_many, unpack_jackknife
+from valuebench.scoring import aggregate, jackknife_variance
 from valuebench.submissions import Submission
 from valuebench.tasks import Task
 
@@ -38,52 +40,88 @@ class Scored:
 
     names: list[str]
     stats: dict[str, np.ndarray] = field(default_factory=dict)  # "rho:<task>" -> [S]
-    boot: dict[str, np.ndarray] = field(default_factory=dict)  # task -> [S, B] float32
+    boot: dict[str, np.ndarray] = field(default_factory=dict)  # task -> [S, K] packed jackknife, float32
     seconds: dict[str, float] = field(default_factory=dict)
 
 
 def score_submissions(subs: list[Submission], tasks: list[Task], *, n_permutations: int = 1000,
-                      n_bootstrap: int = 1000, seed: int = 0) -> Scored:
-    """Score every valid submission on every task over a value set it covers."""
+                      n_bootstrap: int = 0, seed: int = 0) -> Scored:
+    """Score every valid submission on every task over a value set it covers. ``boot`` holds, per task, the
+    packed jackknife rows of ``board_scoring.pack_jackknife`` (NaN-padded to the widest task), which is what
+    ``tied_with_leader`` reads; ``n_bootstrap`` is accepted for old callers and ignored."""
     out = Scored([s.name for s in subs])
     S = len(subs)
+    width = max((jack_width(len(t.value_set)) for t in tasks), default=0)
     for task in tasks:
         t0 = time.perf_counter()
         vs = task.metadata.value_set
         have = [i for i, s in enumerate(subs) if vs in s.similarities]
         cols = {p: np.full(S, np.nan) for p in STAT_PREFIXES}
-        boot = np.full((S, n_bootstrap), np.nan, dtype=np.float32)
+        jack = np.full((S, width), np.nan, dtype=np.float32)
         if have:
             sims = np.stack([subs[i].similarities[vs] for i in have])
             ms = score_many(sims, task.matrix, pairs=task.metadata.pairs, n_permutations=n_permutations,
-                            n_bootstrap=n_bootstrap, seed=seed)
+                            seed=seed, value_ids=task.value_set.ids)
             cols["rho"][have], cols["p"][have] = ms.spearman, ms.p_value
             cols["ci_low"][have], cols["ci_high"][have] = ms.ci_low, ms.ci_high
-            if task.ceiling and task.ceiling > 0:
-                cols["norm"][have] = ms.spearman / task.ceiling
-            boot[have] = ms.boot
+            bound = task.bound
+            if bound and bound > 0:
+                cols["norm"][have] = ms.spearman / bound
+            jack[np.ix_(have, np.arange(ms.jack.shape[1]))] = ms.jack
         for prefix, arr in cols.items():
             out.stats[f"{prefix}:{task.name}"] = arr
-        out.boot[task.name] = boot
+        out.boot[task.name] = jack
         out.seconds[task.name] = round(time.perf_counter() - t0, 3)
     return out
 
 
+def _difference_variance(jack: np.ndarray, leader: int, entry: int) -> tuple[float, int]:
+    """Variance of (leader - entry) summed over tasks, and the smallest value count, from packed jackknife
+    rows ``jack`` [S, T, K]: tasks sharing a value set (same group key) are left out together."""
+    groups: dict[float, list] = {}
+    for t in range(jack.shape[1]):
+        n_all, n, df, group, rho, loo, resid = unpack_jackknife(jack[[leader, entry], t])
+        if n_all == 0 or not np.isfinite(rho).all():
+            continue
+        d_loo = np.where(np.isnan(loo[0]), rho[0], loo[0]) - np.where(np.isnan(loo[1]), rho[1], loo[1])
+        g = groups.setdefault(group, [np.zeros(n_all), np.zeros(len(resid[0])), n, df])
+        if len(g[0]) != n_all:  # a checksum collision between value sets of different sizes: keep apart
+            g = groups.setdefault(group + 0.5 + t, [np.zeros(n_all), np.zeros(len(resid[0])), n, df])
+        g[0] += d_loo
+        g[1] += resid[0] - resid[1]
+        g[2], g[3] = max(g[2], n), min(g[3], df)
+    total, n_min = 0.0, 10**9
+    for loo, resid, n, df in groups.values():
+        total += float(jackknife_variance(loo[None], resid[None], df, n)[0])
+        n_min = min(n_min, n)
+    return total, n_min
+
+
 def tied_with_leader(boot: np.ndarray, means: np.ndarray, alpha: float = TIE_ALPHA) -> np.ndarray:
-    """Which entries the leader does not beat: ``boot`` [S, T, B] paired resamples, ``means`` [S]."""
+    """Which entries the leader does not beat: ``boot`` [S, T, K] packed jackknife rows (``score_submissions``),
+    ``means`` [S] mean rho over the same T tasks. Tied when the (1 - alpha) interval of the mean difference,
+    t(n-1) quantile, contains 0."""
     means = np.asarray(means, dtype=float)
     tied = np.zeros(len(means), dtype=bool)
     complete = np.isfinite(means)
-    if not complete.any() or boot.size == 0:
+    if not complete.any():
         return tied
     leader = int(np.nanargmax(np.where(complete, means, np.nan)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN resamples (a task not covered)
-        per_resample = np.nanmean(boot.astype(float), axis=1)  # [S, B]: mean rho over tasks per resample
-    diff = per_resample[leader] - per_resample
-    share = np.mean(np.where(np.isfinite(diff), diff <= 0, False), axis=1)
-    tied[complete] = share[complete] >= alpha / 2
     tied[leader] = True
+    if boot.size == 0 or boot.shape[1] == 0:
+        tied[complete] = True
+        return tied
+    T = boot.shape[1]
+    for e in np.flatnonzero(complete):
+        if e == leader:
+            continue
+        var, n = _difference_variance(boot, leader, e)
+        diff = means[leader] - means[e]
+        if not np.isfinite(var) or n < 4:
+            tied[e] = True
+            continue
+        q = stats.t.ppf(1 - alpha / 2, n - 1)
+        tied[e] = diff - q * np.sqrt(var) / T <= 0
     return tied
 
 

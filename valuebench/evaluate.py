@@ -11,7 +11,7 @@ import numpy as np
 from valuebench.methods.base import Method
 from valuebench.methods.cache import represent_cached
 from valuebench.results import Result, make_result, write_result
-from valuebench.scoring import Score, aggregate, score
+from valuebench.scoring import Score, aggregate, canonical_similarity, score
 from valuebench.tasks import Task
 from valuebench.vectors import cosine_similarity, validate
 
@@ -26,14 +26,39 @@ class TaskScore:
 
 
 def score_similarity(similarity: np.ndarray, task: Task, *, n_permutations: int = 1000,
-                     n_bootstrap: int = 1000, seed: int = 0) -> Score:
-    """Score a similarity matrix already in the task's value-set order."""
-    return score(similarity, task.matrix, pairs=task.metadata.pairs, ceiling=task.ceiling,
-                 n_permutations=n_permutations, n_bootstrap=n_bootstrap, seed=seed)
+                     n_bootstrap: int = 0, seed: int = 0) -> Score:
+    """Score a similarity matrix already in the task's value-set order (``normalized`` = rho / the task's
+    bound, sqrt of the published matrix's reliability)."""
+    return score(similarity, task.matrix, pairs=task.metadata.pairs, ceiling=task.ceiling, bound=task.bound,
+                 n_permutations=n_permutations, seed=seed)
+
+
+def rescore_result(path: Path) -> tuple[Result, Score, Task]:
+    """Recompute a results file's score from the similarity matrix it stores and the task it names (the same
+    version: the ground-truth sha256 must match). Returns (stored result, recomputed score, task)."""
+    from valuebench.errors import UserError
+    from valuebench.results import read_result
+    from valuebench.tasks import get_task
+
+    result = read_result(path)
+    ref = result.task.source or result.task.name
+    task = get_task(ref)
+    if task.metadata.ground_truth.sha256 != result.task.ground_truth_sha256:
+        raise UserError(f"{path}: scored task {ref} at ground truth {result.task.ground_truth_sha256[:12]}…, but "
+                        f"the task now has {task.metadata.ground_truth.sha256[:12]}…; it cannot be recomputed")
+    if result.value_ids != task.value_set.ids:
+        raise UserError(f"{path}: value ids do not match task {ref}'s value set {task.metadata.value_set}")
+    sim = np.array([[np.nan if x is None else x for x in row] for row in result.similarity], dtype=float)
+    if sim.shape != (len(result.value_ids),) * 2:
+        raise UserError(f"{path}: similarity matrix is {sim.shape}, expected {len(result.value_ids)} x "
+                        f"{len(result.value_ids)}")
+    stored = result.scores
+    return result, score_similarity(sim, task, n_permutations=int(stored.get("n_permutations", 1000)),
+                                    seed=int(stored.get("seed", 0))), task
 
 
 def evaluate(method: Method, tasks: list[Task], *, output_dir: Path | None = None, n_permutations: int = 1000,
-             n_bootstrap: int = 1000, seed: int = 0, use_cache: bool = True) -> list[TaskScore]:
+             n_bootstrap: int = 0, seed: int = 0, use_cache: bool = True) -> list[TaskScore]:
     out: list[TaskScore] = []
     by_value_set: dict[str, list[Task]] = {}
     for task in tasks:
@@ -44,7 +69,8 @@ def evaluate(method: Method, tasks: list[Task], *, output_dir: Path | None = Non
         rep = represent_cached(method, value_set, use_cache=use_cache)
         rep = validate(rep, value_set.ids, f"method {method.name}")
         represent_s = time.perf_counter() - t0
-        similarity = cosine_similarity(rep.aligned(value_set.ids))
+        # the canonical (rounded) similarity is what is scored and what the results file stores
+        similarity = canonical_similarity(cosine_similarity(rep.aligned(value_set.ids)))
         for task in tasks_here:
             t1 = time.perf_counter()
             sc = score_similarity(similarity, task, n_permutations=n_permutations, n_bootstrap=n_bootstrap,
@@ -61,7 +87,8 @@ def summary(method_name: str, scores: list[TaskScore]) -> dict:
     """The ``evaluate --format json`` payload (a CLI contract: keep keys stable)."""
     rows = [{"task": s.task.name, "type": s.task.metadata.type, "spearman": s.score.spearman,
              "kendall": s.score.kendall, "p_value": s.score.p_value, "ci": list(s.score.ci),
-             "n_pairs": s.score.n_pairs, "normalized": s.score.normalized, "ceiling": s.score.ceiling}
+             "n_pairs": s.score.n_pairs, "normalized": s.score.normalized, "ceiling": s.score.ceiling,
+             "bound": s.score.bound, "default": s.task.in_default_benchmark}
             for s in scores]
     if rows:
         table = pd.DataFrame([[r["spearman"] for r in rows]], index=[method_name], columns=[r["task"] for r in rows])

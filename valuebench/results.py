@@ -1,8 +1,9 @@
 """Results files: one JSON per (method, config, task), self-contained enough to recompute the score.
 
 Layout: ``results/<method>/<config-hash>/<task>.json``. Each file stores the similarity matrix the score
-was computed from (it is tiny), so any score can be re-derived from the file and the task at its version
-without trusting the run that wrote it.
+was computed from (it is tiny, and already rounded to ``scoring.SIMILARITY_DECIMALS``), so any score can be
+re-derived from the file and the task at its version without trusting the run that wrote it:
+``valuebench rescore FILE`` does, and gets the same numbers to the last bit.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import json
 import platform
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from valuebench import __version__
 from valuebench.errors import UserError
 from valuebench.io import atomic_write_json
+from valuebench.scoring import canonical_similarity
 
 SCHEMA_VERSION = 1
 
@@ -59,7 +61,9 @@ def make_result(method, task, value_ids, similarity, score, timing, rep_metadata
         task=TaskRef(name=task.name, version=task.metadata.version, type=task.metadata.type,
                      ground_truth_sha256=task.metadata.ground_truth.sha256, source=task.source),
         value_ids=list(value_ids),
-        similarity=[[round(float(x), 8) for x in row] for row in similarity],
+        # the canonical similarity that was scored (``scoring.canonical_similarity``, 9 decimals): re-scoring
+        # the file ranks exactly the same values, so it gives exactly the same score
+        similarity=[[float(x) for x in row] for row in canonical_similarity(similarity)],
         scores=score.to_dict(),
         timing=timing,
         date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -87,4 +91,9 @@ def read_result(path: Path) -> Result:
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise UserError(f"{path}: results schema version {version!r} is not supported (expected {SCHEMA_VERSION})")
-    return Result.model_validate(data)
+    try:
+        return Result.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "top level"
+        raise UserError(f"{path}: invalid results file at {where}: {first['msg']}") from None

@@ -59,6 +59,69 @@ class NoiseCeiling(_Strict):
     sd: float | None = None
 
 
+class Estimate(_Strict):
+    """A replicate-agreement estimate: ``value`` (Spearman between replicate matrices over the scored pairs),
+    its ``sd`` across ``n_splits`` random splits when it is a mean over splits, ``how`` it was computed, and
+    ``reason`` when it does not exist (``value`` null)."""
+
+    value: float | None = Field(default=None, ge=-1, le=1)
+    sd: float | None = None
+    n_splits: int | None = None
+    how: str = ""
+    reason: str | None = None
+
+
+class Ceilings(_Strict):
+    """Every ceiling of a measured task; computed by ``valuebench.validity.ceilings`` (see its docstring for
+    why each exists) and checked against the replicate files whenever the task is resolved.
+
+    - ``split_half``: agreement of the published replicates (what ``noise_ceiling`` has always held);
+    - ``independent``: agreement of replicates that share no training data, no evaluation scenarios and no
+      base-rate estimate: the validity ceiling the gate uses;
+    - ``reliability``: Spearman-Brown of ``split_half`` to the ``n_replicates`` averaged into the published
+      matrix; ``bound`` = sqrt(reliability): what a perfect predictor of the pipeline's true matrix reaches
+      against the published one; ``normalized`` scores are rho / bound;
+    - ``symmetric_bound``: a symmetric prediction ((R + R^T)/2 of one replicate) scored against another
+      replicate, averaged over replicate pairs: what any cosine can reach, cross-validated;
+    - ``main_effects_r2``: share of the published matrix's variance explained by row + column effects (their
+      symmetric part g_i + g_j *is* expressible by cosines); ``antisymmetric_share``: share of its variance in
+      (M - M^T)/2, which no symmetric similarity can express.
+    """
+
+    split_half: Estimate
+    independent: Estimate
+    n_replicates: int = Field(ge=0)
+    reliability: float | None = None
+    bound: float | None = None
+    symmetric_bound: Estimate
+    main_effects_r2: float | None = None
+    antisymmetric_share: float | None = None
+
+
+class BaselineCheck(_Strict):
+    method: str
+    spearman: float | None = None
+    p_value: float | None = None
+    passed: bool
+
+
+class Validity(_Strict):
+    """The validity gate's verdict (``valuebench.validity.gate``): ``default`` is what puts a task in the
+    default benchmark. ``reasons`` says, in words, every criterion that failed (empty when it passed)."""
+
+    verdict: Literal["pass", "fail"]
+    default: bool
+    reasons: list[str] = []
+    ceiling_used: Literal["independent", "split_half"] | None = None
+    ceiling_value: float | None = None
+    min_ceiling: float
+    baselines: list[BaselineCheck] = []
+    random_null_p95: float | None = None
+    n_permutations: int
+    seed: int = 0
+    gate_version: int = 1
+
+
 class Provenance(_Strict):
     pipeline: str
     config: dict = {}
@@ -88,6 +151,8 @@ class TaskMetadata(_Strict):
     ground_truth: DataFile
     replicates: list[DataFile] = []
     noise_ceiling: NoiseCeiling
+    ceilings: Ceilings | None = None
+    validity: Validity | None = None
     provenance: Provenance
     # Hugging Face dataset-card keys, so the card renders and loads on the Hub as is
     pretty_name: str | None = None
@@ -133,10 +198,19 @@ class Task:
                             f"file {actual[:12]}…); the file is corrupted or the card is stale")
         return path
 
-    def verify(self) -> list[Path]:
-        """sha256-check every data file the card lists (ground truth and replicates), eagerly: resolution and
-        pushing call this so a corrupted copy fails before it is scored or uploaded, not on first use."""
+    def verify_files(self) -> list[Path]:
+        """sha256-check every data file the card lists (ground truth and replicates)."""
         return [self._verified(d) for d in (self.metadata.ground_truth, *self.metadata.replicates)]
+
+    def verify(self) -> list[Path]:
+        """sha256-check every data file, then check the card's ceilings and verdict against them
+        (``validity.check_card``), eagerly: resolution and pushing call this so a corrupted copy or a stale
+        card fails before it is scored or uploaded, not on first use."""
+        paths = self.verify_files()
+        from valuebench.validity import check_card  # imported here: validity imports this module
+
+        check_card(self)
+        return paths
 
     def _aligned(self, data: DataFile) -> np.ndarray:
         """The matrix reordered to the value set's id order (rows = trained/steered value i).
@@ -163,18 +237,51 @@ class Task:
 
     @property
     def ceiling(self) -> float | None:
+        """The split-half noise ceiling (replicate-to-replicate rho), for display."""
+        if self.metadata.ceilings is not None:
+            return self.metadata.ceilings.split_half.value
         return self.metadata.noise_ceiling.value
 
     @property
+    def bound(self) -> float | None:
+        """sqrt(reliability of the published matrix): the most a perfect predictor of the pipeline's true matrix
+        reaches against it; ``normalized`` = rho / bound. Cards without ``ceilings`` (older or synthetic ones):
+        from ``noise_ceiling``, Spearman-Brown over its replicate count (2 when not given)."""
+        if self.metadata.ceilings is not None:
+            return self.metadata.ceilings.bound
+        nc = self.metadata.noise_ceiling
+        reliability = nc.spearman_brown
+        if reliability is None and nc.value is not None and nc.value > 0:
+            k = nc.n_replicates or 2
+            reliability = k * nc.value / (1 + (k - 1) * nc.value)
+        if reliability is None or reliability <= 0:
+            return None
+        return float(np.sqrt(min(reliability, 1.0)))
+
+    @property
+    def gated(self) -> bool:
+        return self.metadata.validity is not None
+
+    @property
     def in_default_benchmark(self) -> bool:
-        """Tasks without a ceiling (synthetic fixtures, imported matrices) are included; measured ones need
-        a ceiling of at least ``MIN_CEILING``."""
+        """The validity gate decides (``valuebench.validity.gate``; its verdict is in the card). Cards without
+        replicate files cannot be gated (synthetic fixtures, imported matrices): they keep the old rule, a
+        noise ceiling of at least ``MIN_CEILING`` or none. A card with replicates but no verdict is out (and
+        ``verify`` refuses it)."""
+        if self.metadata.validity is not None:
+            return self.metadata.validity.default
+        if self.metadata.replicates:
+            return False
         return self.ceiling is None or self.ceiling >= MIN_CEILING
 
     def summary(self) -> dict:
         m = self.metadata
+        c = m.ceilings
         return {"name": m.name, "type": m.type, "value_set": m.value_set, "n_values": len(self.value_set),
-                "model": m.model.name, "ceiling": m.noise_ceiling.value, "default": self.in_default_benchmark}
+                "model": m.model.name, "ceiling": self.ceiling, "default": self.in_default_benchmark,
+                "gate": m.validity.verdict if m.validity else "not gated",
+                "ceilings": c.model_dump(mode="json") if c is not None else None,
+                "validity": m.validity.model_dump(mode="json") if m.validity is not None else None}
 
 
 def load_task_card(card: Path, *, check_folder_name: bool = True) -> Task:
@@ -232,13 +339,21 @@ def get_task(name: str) -> Task:
 
 def get_tasks(names: list[str] | None = None, *, value_set: str | None = None,
               type: str | None = None) -> list[Task]:
+    """Named tasks (``["all"]``: every current task, gated or not), else the default benchmark: the tasks whose
+    card carries a passing validity verdict (``Task.in_default_benchmark``), each verified."""
     tasks = discover()
-    if names:
+    if names == ["all"]:
+        selected = [t for t in tasks.values() if t.metadata.superseded_by is None]
+        for t in selected:
+            t.verify()
+    elif names:
         from valuebench.hub import resolve
 
         selected = [resolve(n, packaged=tasks) for n in names]
     else:
         selected = [t for t in tasks.values() if t.metadata.superseded_by is None and t.in_default_benchmark]
+        for t in selected:
+            t.verify()
     if value_set:
         selected = [t for t in selected if t.metadata.value_set == value_set]
     if type:

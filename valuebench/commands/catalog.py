@@ -25,9 +25,79 @@ def _tasks(args) -> int:
     if args.format == "json":
         print_json(rows)
     else:
-        print_table(rows, ["name", "type", "value_set", "n_values", "model", "ceiling", "default"],
-                    title=f"tasks (default = in the default benchmark: ceiling >= {tasks.MIN_CEILING} or none)")
+        table = [{**r, "independent": (r["ceilings"] or {}).get("independent", {}).get("value"),
+                  "bound": (r["ceilings"] or {}).get("bound")} for r in rows]
+        print_table(table, ["name", "type", "value_set", "n_values", "ceiling", "independent", "bound", "gate",
+                            "default"],
+                    title="tasks (default = in the default benchmark: passes the validity gate, "
+                          "`valuebench task gate NAME` says why)")
     return 0
+
+
+def _gate_target(name: str):
+    """A task folder (path) or a registered name, loaded *without* the ceilings check (that is what the gate
+    recomputes); its data files are still sha256-verified."""
+    from pathlib import Path
+
+    from valuebench.errors import UserError
+
+    path = Path(name)
+    if (path / "README.md").is_file():
+        task = tasks.load_task_card(path / "README.md", check_folder_name=False)
+    else:
+        found = tasks.discover()
+        if name in found:
+            task = found[name]
+        elif "@" in name or "/" in name:
+            raise UserError(f"{name}: the gate rewrites cards of local task folders only; pull it and pass its "
+                            "folder, or name a packaged task")
+        else:
+            broken = tasks.BROKEN.get(name)
+            if broken:
+                raise UserError(f"task {name}: card does not load ({broken})")
+            from valuebench.errors import did_you_mean
+
+            raise did_you_mean("task", name, list(found))
+    task.verify_files()
+    return task
+
+
+def _task_gate(args) -> int:
+    from pathlib import Path
+
+    from valuebench.groundtruth.publish import rewrite_card
+
+    task = _gate_target(args.name)
+    work = Path(args.work_dir) if args.work_dir else task.folder.parent / ".work" / task.folder.name
+    work = work if work.is_dir() else None
+    if args.work_dir and work is None:
+        from valuebench.errors import UserError
+
+        raise UserError(f"--work-dir {args.work_dir} is not a folder")
+    verdict, text = rewrite_card(task, work_dir=work, write=args.write)
+    current = (task.folder / "README.md").read_text(encoding="utf-8")
+    up_to_date = args.write or current == text
+    c, v = verdict.ceilings, verdict.validity
+    if args.format == "json":
+        print_json({"name": task.name, "folder": str(task.folder), "verdict": v.verdict, "default": v.default,
+                    "reasons": v.reasons, "ceilings": c.model_dump(mode="json"),
+                    "validity": v.model_dump(mode="json"), "work_dir": str(work) if work else None,
+                    "card_up_to_date": up_to_date, "written": bool(args.write)})
+    else:
+        rows = [{"check": f"{v.ceiling_used or 'independent'} ceiling >= {v.min_ceiling}",
+                 "value": v.ceiling_value, "passes": v.ceiling_value is not None and v.ceiling_value >= v.min_ceiling}]
+        rows += [{"check": f"{b.method}: p >= 0.05 and rho < bound/2", "value": b.spearman, "p": b.p_value,
+                  "passes": b.passed} for b in v.baselines]
+        print_table(rows, ["check", "value", "p", "passes"],
+                    title=f"{task.name}: gate {v.verdict.upper()} (default: {v.default}); bound {c.bound}, "
+                          f"split-half {c.split_half.value}, independent {c.independent.value}")
+        for reason in v.reasons:
+            print(f"- {reason}")
+        if args.write:
+            print(f"wrote {task.folder / 'README.md'}")
+        elif not up_to_date:
+            print(f"the card is not up to date with this verdict; `valuebench task gate {args.name} --write` rewrites it")
+    return 0 if up_to_date else 1
 
 
 def _task_show(args) -> int:
@@ -44,7 +114,16 @@ def _task_show(args) -> int:
     ids = task.value_set.ids
     rows = [{"value": vid, **{str(j): matrix[i, j] for j in range(len(ids))}} for i, vid in enumerate(ids)]
     print_table(rows, ["value", *(str(j) for j in range(len(ids)))], title="ground truth M[i, j] (columns in row order)")
-    print(f"noise ceiling: {task.ceiling} ({task.metadata.noise_ceiling.method})")
+    print(f"noise ceiling (split-half): {task.ceiling} ({task.metadata.noise_ceiling.method})")
+    c, v = task.metadata.ceilings, task.metadata.validity
+    if c is not None:
+        print(f"independent: {c.independent.value if c.independent.value is not None else c.independent.reason}; "
+              f"reliability {c.reliability}, bound {c.bound} (normalized = rho / bound), symmetric bound "
+              f"{c.symmetric_bound.value}, main effects R² {c.main_effects_r2}, antisymmetric share "
+              f"{c.antisymmetric_share}")
+    print(f"validity gate: {v.verdict if v else 'not gated'}; default benchmark: {task.in_default_benchmark}")
+    for reason in (v.reasons if v else []):
+        print(f"- {reason}")
     return 0
 
 
@@ -71,6 +150,13 @@ def register(sub) -> None:
     show.add_argument("name")
     add_format_option(show)
     show.set_defaults(func=_task_show)
+    gate = tsub.add_parser("gate", help="recompute a task's ceilings and validity verdict; --write rewrites its card")
+    gate.add_argument("name", help="a packaged task name or a task folder")
+    gate.add_argument("--write", action="store_true", help="rewrite the card's front matter and Validity section")
+    gate.add_argument("--work-dir", help="work-unit folder to recompute the independent ceiling from "
+                                         "(default: tasks/.work/NAME when it exists)")
+    add_format_option(gate)
+    gate.set_defaults(func=_task_gate)
     p = sub.add_parser("methods", help="list available methods")
     add_format_option(p)
     p.set_defaults(func=_methods)

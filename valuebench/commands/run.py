@@ -57,7 +57,8 @@ def _evaluate(args) -> int:
     names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
     selected = tasks.get_tasks(names)
     if not selected:
-        raise UserError("no tasks registered; see `valuebench tasks`")
+        raise UserError("no task is in the default benchmark (none passes the validity gate; `valuebench tasks` "
+                        "lists them and why); name tasks with --tasks NAME[,NAME] or --tasks all")
     scores = evaluate(method, selected, output_dir=Path(args.output_dir) if args.output_dir else None,
                       n_permutations=args.permutations, n_bootstrap=args.bootstrap, seed=args.score_seed,
                       use_cache=not args.no_cache)
@@ -66,9 +67,34 @@ def _evaluate(args) -> int:
         print_json(payload)
         return 0
     rows = [{**r, "ci": f"[{fmt(r['ci'][0], 2)}, {fmt(r['ci'][1], 2)}]"} for r in payload["tasks"]]
-    print_table(rows, ["task", "type", "spearman", "ci", "p_value", "kendall", "n_pairs", "ceiling", "normalized"],
-                title=f"{args.method}: mean rho {fmt(payload['mean'])}")
+    print_table(rows, ["task", "type", "spearman", "ci", "p_value", "kendall", "n_pairs", "bound", "normalized",
+                       "default"],
+                title=f"{args.method}: mean rho {fmt(payload['mean'])} (normalized = rho / bound; default = passes "
+                      "the validity gate)")
     return 0
+
+
+def _rescore(args) -> int:
+    from valuebench.evaluate import rescore_result
+
+    result, again, task = rescore_result(Path(args.file))
+    stored = result.scores
+    keys = ("spearman", "kendall", "p_value", "ci", "normalized")
+    same = {}
+    for k in keys:
+        a, b = stored.get(k), getattr(again, k)
+        a, b = (list(a) if isinstance(a, (list, tuple)) else [a]), (list(b) if isinstance(b, (list, tuple)) else [b])
+        same[k] = len(a) == len(b) and all((x is None and y is None) or (x is not None and y is not None and
+                                            abs(float(x) - float(y)) <= 1e-12) for x, y in zip(a, b))
+    if args.format == "json":
+        print_json({"file": args.file, "task": task.name, "stored": {k: stored.get(k) for k in keys},
+                    "recomputed": {k: getattr(again, k) for k in keys}, "identical": all(same.values())})
+    else:
+        rows = [{"score": k, "stored": str(stored.get(k)), "recomputed": str(getattr(again, k)), "identical": same[k]}
+                for k in keys]
+        print_table(rows, ["score", "stored", "recomputed", "identical"],
+                    title=f"{result.method.name} on {task.name}: recomputed from {args.file}")
+    return 0 if all(same.values()) else 1
 
 
 def register(sub) -> None:
@@ -83,7 +109,13 @@ def register(sub) -> None:
     p.add_argument("--tasks", help="comma-separated task names (default: all registered)")
     p.add_argument("--output-dir", help="write one results JSON per task under this folder")
     p.add_argument("--permutations", type=int, default=1000)
-    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--bootstrap", type=int, default=1000,
+                   help="ignored: the CI is the deterministic value jackknife (kept for old scripts)")
     p.add_argument("--score-seed", type=int, default=0, help="seed of the permutation test and bootstrap")
     add_format_option(p)
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("rescore", help="recompute a results file's score from its stored similarity matrix")
+    p.add_argument("file", help="a results JSON written by `evaluate --output-dir`")
+    add_format_option(p)
+    p.set_defaults(func=_rescore)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from valuebench.groundtruth.publish import matrix_frame
-from valuebench.tasks import MIN_CEILING
 
 DESCRIPTIONS = {
     "steering": "How much a system prompt pointing at value i raises the model's preference for upholding value j "
@@ -47,11 +46,11 @@ def metadata(name, spec, vs, lm, pairs, ceiling, config, wall, compute=(0.0, 0, 
         "model": {"name": lm.name, "revision": str(lm.revision)},
         "description": DESCRIPTIONS[spec.kind], "main_score": "spearman", "pairs": pairs,
         "symmetric": spec.kind == "judges", "reference": "https://github.com/andyjliu/conflictscope (scenario format)",
-        "license": "Apache-2.0", "noise_ceiling": ceiling,
+        "license": LICENSE, "noise_ceiling": ceiling, "ceilings": {"independent": independent_estimate(spec.kind, ceiling)},
         "provenance": {"pipeline": f"valuebench groundtruth {spec.kind}", "config": json.loads(json.dumps(config, default=str)),
                        "date": today(), "command": reproduce_command(spec, vs.name),
                        "hardware": hardware(), "wall_time_s": _compute_s(wall, compute)},
-        "pretty_name": f"{DESCRIPTIONS[spec.kind].split(':')[0][:60]} ({vs.name})",
+        "pretty_name": pretty_name(TASK_TYPES[spec.kind], lm.name, vs.name),
         "tags": ["valuebench", TASK_TYPES[spec.kind], vs.name],
     }
 
@@ -116,8 +115,6 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
         f"- reproduce: `{reproduce_command(spec, vs.name)}`",
         "",
         "## Known caveats",
-        *([_LOW_CEILING.format(value=ceiling["value"], floor=MIN_CEILING)]
-          if ceiling["value"] is None or ceiling["value"] < MIN_CEILING else []),
         CAVEATS[spec.kind],
         _main_effects_line(result["M"]),
     ]
@@ -154,11 +151,6 @@ def reproduce_command(spec, value_set: str) -> str:
     return " ".join(parts)
 
 
-_LOW_CEILING = ("- **Noise ceiling {value} is below {floor}**: two halves of the data rank the pairs too differently "
-                "for this matrix to rank methods. The task is kept for the record but is not in the default "
-                "benchmark (`evaluate` runs it only when named).")
-
-
 def _ceiling_line(label: str, c: dict) -> str:
     spread = f", sd {c['sd']} across splits" if c.get("sd") is not None else ""
     sb = c["spearman_brown"] if c["spearman_brown"] is not None else "undefined (ceiling <= 0)"
@@ -176,14 +168,152 @@ def _time_line(wall: float, compute: tuple, hardware: str) -> str:
 
 
 def _main_effects_line(m) -> str:
-    from valuebench.groundtruth.matrix import main_effects_share
+    from valuebench.validity import antisymmetric_share, main_effects_r2
 
-    share = main_effects_share(m)
-    if share is None:
-        return "- Main effects: undefined (constant or too few cells)."
-    return (f"- Row and column main effects (how strong an intervention on value i is overall, how movable value j "
-            f"is overall) explain {share:.0%} of the variance of the scored cells; a similarity between value vectors "
-            f"can only predict the remaining, pair-specific {1 - share:.0%}.")
+    return main_effects_text(main_effects_r2(m), antisymmetric_share(m))
+
+
+def main_effects_text(r2: float | None, anti: float | None) -> str:
+    """What a cosine can and cannot reach, stated correctly (the first cards said main effects were out of reach:
+    their symmetric part g_i + g_j is not, a shared axis such as statement length expresses it)."""
+    if r2 is None:
+        head = "- Main effects: undefined (constant or too few cells)."
+    else:
+        head = (f"- Row and column main effects (how strong an intervention on value i is overall, how movable value "
+                f"j is overall) explain {r2:.0%} of the variance of the scored cells. Their symmetric part (g_i + g_j) "
+                "*is* expressible by cosine similarities: a shared axis, such as statement length, does exactly that, "
+                "which is why the validity gate runs surface baselines.")
+    if anti is None:
+        return head
+    if anti == 0:
+        return head + " The matrix is symmetric, so a cosine can in principle reach all of it."
+    return head + (f" Only the antisymmetric part (M - M^T)/2, {anti:.0%} of the variance, is out of reach of any "
+                   "symmetric similarity.")
+
+
+#: Hugging Face's license id
+LICENSE = "apache-2.0"
+TYPE_TITLES = {"dpo-generalization": "DPO generalization", "prompt-steering": "Prompt steering",
+               "judge-agreement": "Judge agreement", "judge-separation": "Judge separation"}
+#: pipelines whose replicates share no training data, evaluation scenarios or base-rate estimate by construction
+INDEPENDENT_BY_DESIGN = ("steering", "dpo", "separation")
+
+
+def pretty_name(task_type: str, model: str, value_set: str) -> str:
+    """A whole title (the first cards cut the description at 60 characters, mid-word)."""
+    title = TYPE_TITLES.get(task_type, task_type.replace("-", " ").capitalize())
+    return f"{title}: {model.split('/')[-1].replace('embedded:', '')} on {value_set}"
+
+
+def independent_estimate(kind: str, ceiling: dict) -> dict:
+    """The independent ceiling a pipeline's own replicates give: the split-half value when its replicates are
+    independent by construction, none (with the reason) for judges, whose question text is fixed."""
+    from valuebench.validity import NO_INDEPENDENT_JUDGES, estimate
+
+    if kind in INDEPENDENT_BY_DESIGN:
+        return estimate(ceiling.get("value"), f"{ceiling.get('method', '')} (replicates independent by construction)",
+                        sd=ceiling.get("sd"), n_splits=ceiling.get("n_splits"))
+    if kind == "judges":
+        return estimate(None, "", reason=NO_INDEPENDENT_JUDGES)
+    return estimate(None, "", reason="not measured: no replicates sharing neither training data, evaluation "
+                                     "scenarios nor base-rate estimate were provided")
+
+
+def _num(x, digits: int = 2) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _est(e) -> str:
+    if e.value is None:
+        return f"none ({e.reason})" if e.reason else "none"
+    spread = f" ± {e.sd:.2f} (sd over {e.n_splits} splits)" if e.sd is not None and e.n_splits else ""
+    return f"{e.value:.2f}{spread}"
+
+
+def ceilings_section(c) -> list[str]:
+    """The card's "Ceilings" section (``c``: ``tasks.Ceilings``)."""
+    return [
+        "## Ceilings",
+        "",
+        "| ceiling | value | what it is |",
+        "|---|---|---|",
+        f"| split-half | {_est(c.split_half)} | agreement of the published replicates ({c.split_half.how}) |",
+        f"| independent | {_est(c.independent)} | agreement of replicates sharing no training data, evaluation "
+        f"scenarios or base-rate estimate{': ' + c.independent.how if c.independent.how else ''} |",
+        f"| reliability | {_num(c.reliability)} | Spearman-Brown of the split-half to the {c.n_replicates} replicates "
+        "averaged into the published matrix |",
+        f"| bound | {_num(c.bound)} | √reliability: what a perfect predictor of the pipeline's true matrix reaches "
+        "against the published one; **normalized = ρ / bound** |",
+        f"| symmetric bound | {_est(c.symmetric_bound)} | (R + Rᵀ)/2 of one replicate scored against another: what "
+        "any cosine can reach, cross-validated |",
+        f"| main-effects R² | {_num(c.main_effects_r2)} | variance explained by row + column effects (their "
+        "symmetric part is reachable by cosines) |",
+        f"| antisymmetric share | {_num(c.antisymmetric_share)} | variance in (M − Mᵀ)/2, out of reach of any "
+        "symmetric similarity |",
+    ]
+
+
+def validity_section(v, c, name: str, notes: list[str] = ()) -> list[str]:
+    """The card's "Validity" section: the gate's verdict, its criteria and its numbers (``v``: ``tasks.Validity``)."""
+    from valuebench.validity import BASELINE_FRACTION, SIGNIFICANCE
+
+    head = ("**Gate: PASS: in the default benchmark.**" if v.verdict == "pass" else
+            "**Gate: FAIL: not in the default benchmark** (kept for the record; `valuebench evaluate --tasks "
+            f"{name}` still scores it).")
+    which = {"independent": "independent", "split_half": "split-half (no independent replicate exists)"}.get(
+        v.ceiling_used or "", "none")
+    lines = [
+        "## Validity",
+        "",
+        head,
+        "",
+        f"A task is in the default benchmark only if (1) replicates that share no training data, no evaluation "
+        f"scenarios and no base-rate estimate agree at ρ ≥ {v.min_ceiling}, and (2) every surface baseline and "
+        f"`random` fails on it: permutation p ≥ {SIGNIFICANCE} and ρ < {BASELINE_FRACTION:g} × bound "
+        f"({_num(None if c.bound is None else BASELINE_FRACTION * c.bound, 3)}). Re-evaluate with "
+        f"`valuebench task gate {name}` (`--write` rewrites this card).",
+        "",
+        f"- ceiling used: {which} = {_num(v.ceiling_value, 4)} (needs ≥ {v.min_ceiling})",
+        *notes,
+        f"- random-vector null, 95th percentile of ρ: {_num(v.random_null_p95, 3)}",
+        "",
+        f"| baseline (statement text only) | ρ | p ({v.n_permutations} permutations) | passes |",
+        "|---|---|---|---|",
+        *[f"| `{b.method}` | {_num(b.spearman, 3)} | {_num(b.p_value, 3)} | {'yes' if b.passed else '**no**'} |"
+          for b in v.baselines],
+    ]
+    if v.reasons:
+        lines += ["", "Why it fails:", *[f"- {r}" for r in v.reasons]]
+    return lines
+
+
+_MANAGED = ("## Ceilings", "## Validity")
+
+
+def rewrite_body(body: str, c, v, name: str, notes: list[str] = ()) -> str:
+    """A card body with the Ceilings and Validity sections (re)written and the old text that contradicts them
+    (the below-0.3 warning, "similarity cannot predict main effects") replaced."""
+    out, skip = [], False
+    for line in body.strip().splitlines():
+        if line.startswith("## "):
+            skip = line.strip() in _MANAGED
+        if skip:
+            continue
+        if line.startswith("- **Noise ceiling") and "is below" in line:
+            continue  # the gate's verdict replaces it
+        if line.startswith("- noise ceiling: **") or line.startswith("- noise ceiling (split-half): **"):
+            line = (f"- noise ceiling (split-half): **{c.split_half.value}** ({c.split_half.how}); Spearman-Brown for "
+                    f"the full matrix: {c.reliability} (see Ceilings below)")
+        if line.startswith("- Row and column main effects") or line.startswith("- Main effects: undefined"):
+            line = main_effects_text(c.main_effects_r2, c.antisymmetric_share)
+        out.append(line)
+    while out and not out[-1].strip():
+        out.pop()
+    at = next((k for k, line in enumerate(out) if line.strip() == "## Known caveats"), len(out))
+    block = [*ceilings_section(c), "", *validity_section(v, c, name, notes), ""]
+    if at == len(out):
+        block = ["", *block[:-1]]
+    return "\n".join(out[:at] + block + out[at:]).strip() + "\n"
 
 
 def extra_files(result: dict, value_ids: list[str]) -> dict[str, str]:

@@ -19,17 +19,30 @@ from valuebench.methods.base import Method
 BUILTIN = {
     "random": "valuebench.methods.random_vectors:RandomVectors",
     "tfidf": "valuebench.methods.tfidf:TfidfStatements",
+    "statement-length": "valuebench.methods.statement_length:StatementLength",
+    "surface": "valuebench.methods.surface:SurfaceFeatures",
     "sentence-embedding": "valuebench.methods.sentence_embedding:SentenceEmbedding",
     "persona-vector": "valuebench.methods.persona_vector:PersonaVector",
     "persona-vector-conflict": "valuebench.methods.persona_vector_conflict:PersonaVectorConflict",
     "activation-diff": "valuebench.methods.activation_diff:ActivationDiff",
 }
 
+#: baselines every task is checked against (the validity gate runs random, statement-length and surface)
+BASELINES = ("random", "tfidf", "sentence-embedding", "statement-length", "surface")
+
 _extra: dict[str, str] = {}
+
+
+def _shadow_error(name: str, where: str) -> UserError:
+    kind = "baseline" if name in BASELINES else "method"
+    return UserError(f"method name {name!r} ({where}) shadows the built-in {kind} {name!r}; a built-in name always "
+                     "means the built-in method (scores, results files and the validity gate rely on it): rename it")
 
 
 def register(name: str, target: str) -> None:
     """Register a method class by import path (used by optional built-ins and tests)."""
+    if name in BUILTIN and BUILTIN[name] != target:
+        raise _shadow_error(name, target)
     _extra[name] = target
 
 
@@ -38,7 +51,11 @@ def _entry_point_targets() -> dict[str, str]:
 
 
 def available() -> dict[str, str]:
-    return {**BUILTIN, **_extra, **_entry_point_targets()}
+    plugins = {**_extra, **_entry_point_targets()}
+    for name, target in plugins.items():
+        if name in BUILTIN and BUILTIN[name] != target:
+            raise _shadow_error(name, f"entry point {target}")
+    return {**BUILTIN, **plugins}
 
 
 def method_class(name: str) -> type[Method]:
@@ -49,6 +66,9 @@ def method_class(name: str) -> type[Method]:
     cls = getattr(importlib.import_module(module_name), attr)
     if not (isinstance(cls, type) and issubclass(cls, Method)):
         raise UserError(f"method {name!r} ({targets[name]}) does not subclass valuebench.methods.base.Method")
+    own = getattr(cls, "name", name)
+    if own != name and own in BUILTIN and BUILTIN[own] != targets[name]:
+        raise _shadow_error(own, f"the class behind {name!r}, {targets[name]}")
     return cls
 
 

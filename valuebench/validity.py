@@ -1,0 +1,543 @@
+"""Validity: every ceiling of a task, and the gate that decides whether it is in the default benchmark.
+
+A ground-truth matrix is a claim about the subject model. The first audit found matrices that repeated
+themselves well and still were not valid: judges that share a general "good reply" factor (split-half 0.92,
+but a 2-d vector of statement lengths scores 0.45 on them), DPO replicates scored on the *same* holdout
+scenarios against the *same* base rate (0.55 split-half, 0.22 once they share nothing). So a task counts only
+if (``gate``):
+
+1. replicates that share no training data, no evaluation scenarios and no base-rate estimate agree:
+   the **independent ceiling** is at least ``MIN_CEILING`` (0.3). When a pipeline has no independent
+   replicate at all (judges: the question text is fixed), the card says so (``independent.value`` null with a
+   ``reason``) and the split-half ceiling stands in, so the surface checks decide;
+2. **surface baselines fail on it**: every method in ``GATE_BASELINES`` (``random`` and the statement-text
+   baselines ``statement-length`` and ``surface``) is non-significant (permutation p >= 0.05) *and* below half
+   the bound (rho < bound / 2). A matrix that word counts can rank is measuring the prompt, not the model.
+
+The ceilings (``ceilings``), each in every card and in ``valuebench tasks --format json``:
+
+- ``split_half``: agreement of the published replicates (what ``noise_ceiling`` always held);
+- ``independent``: see 1; for tasks published before the pipelines made replicates independent it is
+  recomputed from their work units (``independent_from_workdir``), over 100 random splits with its sd;
+- ``reliability`` = Spearman-Brown of ``split_half`` to the number of replicates averaged into the published
+  matrix, ``bound`` = sqrt(reliability): a perfect predictor of the pipeline's true matrix correlates with the
+  published (noisy) one at about sqrt(reliability), so ``normalized`` = rho / bound is the share of the
+  reachable score, above 1 only by noise. (Dividing by the raw replicate-to-replicate ceiling, as before,
+  inflated normalized scores ~1.5x on DPO and let them exceed 1.)
+- ``symmetric_bound``: cosine similarity is symmetric, so a method can at best predict (M + M^T)/2. The
+  symmetric part of one replicate scored against another replicate, averaged over replicate pairs, is a
+  cross-validated estimate of what any cosine can reach;
+- ``main_effects_r2``: share of the variance that row + column effects explain. Their symmetric part g_i + g_j
+  *is* expressible by cosines (a shared axis, e.g. statement length, does exactly that), which is why the gate
+  runs surface baselines; ``antisymmetric_share``: share of the variance in (M - M^T)/2, which no symmetric
+  similarity can reach.
+
+``check_card`` re-derives what can be re-derived from the files whenever a task is resolved, so a card whose
+ceilings are missing or disagree with its replicate files is refused (exit 2) rather than scored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from valuebench.errors import UserError
+from valuebench.scoring import pair_mask, score
+from valuebench.tasks import MIN_CEILING, BaselineCheck, Ceilings, Estimate, Task, Validity
+
+#: the methods that must fail on a valid task: the null and the statement-text baselines
+GATE_BASELINES = ("random", "statement-length", "surface")
+SIGNIFICANCE = 0.05
+#: a baseline at or above this fraction of the bound fails the gate even when not significant
+BASELINE_FRACTION = 0.5
+GATE_PERMUTATIONS = 1000
+GATE_SEED = 0
+N_SPLITS = 100
+#: card numbers are rounded to 4 decimals; recomputed numbers must agree within this
+TOLERANCE = 6e-4
+GATE_VERSION = 1
+
+
+# --------------------------------------------------------------------------------------------------
+# ceilings from matrices
+
+
+def spearman_brown(r: float | None, k: int) -> float | None:
+    """Reliability of the mean of k replicates whose pairwise agreement is r (undefined for r <= 0)."""
+    if r is None or not math.isfinite(r) or r <= 0 or k < 1:
+        return None
+    return k * r / (1 + (k - 1) * r)
+
+
+def _rho(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    valid = mask & np.isfinite(a) & np.isfinite(b)
+    x, y = a[valid], b[valid]
+    if valid.sum() < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:  # constant: no ranking to agree on
+        return float("nan")
+    return float(stats.spearmanr(x, y).statistic)
+
+
+def replicate_agreement(replicates: list[np.ndarray], pairs: str) -> float:
+    """Mean Spearman over all pairs of replicate matrices (the split-half ceiling of those files)."""
+    mask = pair_mask(len(replicates[0]), pairs)
+    rhos = [_rho(replicates[a], replicates[b], mask)
+            for a in range(len(replicates)) for b in range(a + 1, len(replicates))]
+    return float(np.nanmean(rhos)) if np.isfinite(rhos).any() else float("nan")
+
+
+def symmetric_part(m: np.ndarray) -> np.ndarray:
+    """(M + M^T)/2, keeping M where the mirror cell is missing."""
+    m = np.asarray(m, dtype=float)
+    return np.where(np.isnan(m.T), m, np.where(np.isnan(m), m.T, (m + m.T) / 2))
+
+
+def symmetric_bound(replicates: list[np.ndarray], pairs: str) -> float:
+    """Cross-validated reach of a symmetric predictor: rho((R_a + R_a^T)/2, R_b) averaged over ordered pairs
+    of distinct replicates. For symmetric tasks it equals the split-half agreement."""
+    mask = pair_mask(len(replicates[0]), pairs)
+    rhos = [_rho(symmetric_part(replicates[a]), replicates[b], mask)
+            for a in range(len(replicates)) for b in range(len(replicates)) if a != b]
+    return float(np.nanmean(rhos)) if np.isfinite(rhos).any() else float("nan")
+
+
+def antisymmetric_share(m: np.ndarray) -> float | None:
+    """Share of the variance of the off-diagonal cells (those whose mirror is measured too) that lies in the
+    antisymmetric part (M - M^T)/2: sum A^2 / sum (M - mean)^2. Zero for symmetric matrices."""
+    m = np.asarray(m, dtype=float)
+    both = ~np.eye(len(m), dtype=bool) & np.isfinite(m) & np.isfinite(m.T)
+    if both.sum() < 3:
+        return None
+    centred = m[both] - m[both].mean()
+    total = float((centred**2).sum())
+    if total == 0:
+        return None
+    anti = ((m - m.T) / 2)[both]
+    return float((anti**2).sum() / total)
+
+
+def main_effects_r2(m: np.ndarray) -> float | None:
+    from valuebench.groundtruth.matrix import main_effects_share
+
+    return main_effects_share(m)
+
+
+def _r4(x: float | None) -> float | None:
+    return round(float(x), 4) if x is not None and math.isfinite(x) else None
+
+
+def estimate(value: float | None, how: str, *, sd: float | None = None, n_splits: int | None = None,
+             reason: str | None = None) -> dict:
+    return {"value": _r4(value), "sd": _r4(sd), "n_splits": n_splits, "how": how, "reason": reason}
+
+
+def ceilings(task: Task, *, independent: dict | None = None, split_half: dict | None = None,
+             symmetric: dict | None = None) -> dict:
+    """Every ceiling of ``task`` (a ``Ceilings`` dict). ``split_half``, ``independent`` and ``symmetric`` are
+    estimates computed elsewhere (over many splits, from work units); missing ones come from the card or, when
+    they can, from the replicate files. ``independent`` defaults to the card's, else "not measured"."""
+    meta = task.metadata
+    reps = task.replicate_matrices()
+    pairs = meta.pairs
+    old = meta.ceilings
+    if split_half is None:
+        nc = meta.noise_ceiling
+        if nc.n_splits is not None or len(reps) < 2:  # a mean over splits: only the card has it
+            split_half = estimate(nc.value, nc.method, sd=nc.sd, n_splits=nc.n_splits)
+        else:
+            split_half = estimate(replicate_agreement(reps, pairs), nc.method)
+    if independent is None:
+        independent = (old.independent.model_dump() if old is not None else
+                       estimate(None, "", reason="not measured: no replicates sharing neither training data, "
+                                                 "evaluation scenarios nor base-rate estimate were provided"))
+    if symmetric is None:
+        if old is not None and old.symmetric_bound.n_splits is not None:
+            symmetric = old.symmetric_bound.model_dump()
+        elif len(reps) >= 2:
+            symmetric = estimate(symmetric_bound(reps, pairs), "rho((R_a + R_a^T)/2, R_b) over ordered pairs of "
+                                                              "the published replicate files")
+        else:
+            symmetric = estimate(None, "", reason="fewer than two replicate files")
+    k = len(reps) if reps else (meta.noise_ceiling.n_replicates or 0)
+    rel = spearman_brown(split_half["value"], k) if k else None
+    return {"split_half": split_half, "independent": independent, "n_replicates": k,
+            "reliability": _r4(rel), "bound": _r4(math.sqrt(min(rel, 1.0))) if rel else None,
+            "symmetric_bound": symmetric, "main_effects_r2": _r4(main_effects_r2(task.matrix)),
+            "antisymmetric_share": _r4(antisymmetric_share(task.matrix))}
+
+
+# --------------------------------------------------------------------------------------------------
+# independent ceilings from work units (read-only)
+
+
+def _halves(ids: list[str], seed: int) -> tuple[list[str], list[str]]:
+    from valuebench.groundtruth.matrix import half_split
+
+    return half_split(ids, seed)
+
+
+def _by_value(margins: dict, value_ids: list[str]) -> dict[str, list[str]]:
+    """Scenario ids ``<value_id>-<nnn>`` grouped by value, in their stored order."""
+    out = {v: [] for v in value_ids}
+    for sid in margins:
+        vid = sid.rsplit("-", 1)[0]
+        if vid in out:
+            out[vid].append(sid)
+    return out
+
+
+def _shift_rate(after: dict, base: dict, ids: list[str]) -> float:
+    from valuebench.groundtruth.matrix import rates, shift_matrix
+
+    a = rates([after[s] for s in ids])
+    a0 = rates([base[s] for s in ids])
+    return float(shift_matrix(np.array([[a, a]]), np.array([a0, a0]))[0, 1])
+
+
+def _shift_margin(after: dict, base: dict, ids: list[str]) -> float:
+    return float(np.mean([after[s] - base[s] for s in ids]))
+
+
+def independent_dpo(base: dict[str, float], runs: dict[tuple[int, str], dict[str, float]], value_ids: list[str],
+                    *, measure: str = "rate", n_splits: int = N_SPLITS, seed: int = 0) -> dict:
+    """Independent ceiling of a DPO task whose replicates were scored on the same holdout scenarios.
+
+    Per split, each value's holdout scenarios are cut into random halves A and B; replicate a's models are
+    scored on half A against the base model's margins on half A, replicate b's models on half B against the
+    base on half B. The two matrices then share no training data (replicates trained on disjoint train halves),
+    no evaluation scenario and no base-rate estimate. Mean (and sd) over ``n_splits`` splits and over replicate
+    pairs. ``measure``: ``rate`` (the published M) or ``margin`` (the mean margin shift companion)."""
+    by_value = _by_value(base, value_ids)
+    reps = sorted({r for r, _ in runs})
+    shift = _shift_rate if measure == "rate" else _shift_margin
+    n = len(value_ids)
+    mask = pair_mask(n)
+    out = []
+    for k in range(n_splits):
+        halves = {v: _halves(by_value[v], seed + k + j) for j, v in enumerate(value_ids)}
+        rhos = []
+        for ia, ra in enumerate(reps):
+            for rb in reps[ia + 1:]:
+                mats = []
+                for r, h in ((ra, 0), (rb, 1)):
+                    m = np.full((n, n), np.nan)
+                    for i, vi in enumerate(value_ids):
+                        for j, vj in enumerate(value_ids):
+                            if i != j and (r, vi) in runs:
+                                m[i, j] = shift(runs[(r, vi)], base, halves[vj][h])
+                    mats.append(m)
+                rhos.append(_rho(mats[0], mats[1], mask))
+        out.append(np.nanmean(rhos))
+    out = np.array(out)
+    finite = out[np.isfinite(out)]
+    what = "M (rate shift)" if measure == "rate" else "mean margin shift"
+    return estimate(float(finite.mean()) if finite.size else None,
+                    f"Spearman of {what} between replicate a's models on a random half of every value's holdout "
+                    "(against the base model on that half) and replicate b's models on the other half (against "
+                    f"the base on it): no shared training data, scenarios or base estimate; mean over {n_splits} "
+                    "random splits", sd=float(finite.std()) if finite.size else None, n_splits=n_splits)
+
+
+def _prompted_halves(margins: dict[str, dict[str, float]], value_ids: list[str], split: int,
+                     measure: str) -> list[np.ndarray]:
+    """The two replicate matrices of one random split (split seed ``split``, as ``steering.matrices``)."""
+    base = margins["neutral"]
+    by_value = _by_value(base, value_ids)
+    shift = _shift_rate if measure == "rate" else _shift_margin
+    halves = {v: _halves(by_value[v], split + j) for j, v in enumerate(value_ids)}
+    n = len(value_ids)
+    mats = []
+    for h in (0, 1):
+        m = np.full((n, n), np.nan)
+        for i, vi in enumerate(value_ids):
+            for j, vj in enumerate(value_ids):
+                if i != j:
+                    m[i, j] = shift(margins[vi], base, halves[vj][h])
+        mats.append(m)
+    return mats
+
+
+def independent_prompted(margins: dict[str, dict[str, float]], value_ids: list[str], *, n_splits: int = N_SPLITS,
+                         seed: int = 0, measure: str = "rate") -> tuple[dict, dict]:
+    """Prompt steering: replicates on disjoint halves of each value's holdout, each with the neutral prompt's
+    margins on its own half as base, share no scenario and no base estimate (no training involved). This is
+    exactly how the split-half ceiling was computed (same splits, ``steering.matrices``); recomputed here from
+    the work units so the card's number is checked, not copied. Returns (independent, symmetric bound), both
+    over the same ``n_splits`` splits: one split's symmetric bound is as noisy as one split's ceiling."""
+    mask = pair_mask(len(value_ids))
+    ind, sym = [], []
+    for k in range(n_splits):
+        a, b = _prompted_halves(margins, value_ids, seed + k, measure)
+        ind.append(_rho(a, b, mask))
+        pair = [_rho(symmetric_part(a), b, mask), _rho(symmetric_part(b), a, mask)]
+        sym.append(np.mean([r for r in pair if np.isfinite(r)]) if np.isfinite(pair).any() else np.nan)
+
+    def summary(values, how):
+        values = np.array(values)
+        finite = values[np.isfinite(values)]
+        return estimate(float(finite.mean()) if finite.size else None, how,
+                        sd=float(finite.std()) if finite.size else None, n_splits=n_splits)
+
+    return (summary(ind, "Spearman of M between two disjoint random halves of every value's holdout, each against "
+                         f"the neutral prompt on its own half (no training involved); mean over {n_splits} random "
+                         "splits"),
+            summary(sym, "rho((R_a + R_a^T)/2, R_b) between the two halves of each split, both directions; mean "
+                         f"over {n_splits} random splits"))
+
+
+NO_INDEPENDENT_JUDGES = ("the judges' question text is fixed: both replicates ask the same question of the same "
+                         "model, so no replicate independent of the prompt exists; the split-half ceiling is the "
+                         "reliability of a fixed prompt, not validity, and the surface baselines decide")
+
+
+def _load_units(folder: Path, prefix: str) -> dict[str, dict]:
+    out = {}
+    for path in sorted(folder.glob(f"{prefix}*.json")):
+        try:
+            out[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UserError(f"{path}: unreadable work unit ({exc})") from None
+    return out
+
+
+def independent_from_workdir(task: Task, work_dir: Path, *, measure: str = "rate") -> dict | None:
+    """The independent ceiling from a task's work units (``tasks/.work/<task>``), by task type; None when the
+    folder does not hold units of a kind this knows (the card's value then stands)."""
+    work_dir = Path(work_dir)
+    ids = [v for v in task.value_set.ids]
+    kind = task.metadata.type
+    if kind == "judge-agreement":
+        return estimate(None, "", reason=NO_INDEPENDENT_JUDGES)
+    if not work_dir.is_dir():
+        return None
+    if kind == "dpo-generalization" and (work_dir / "dpo-base.json").is_file():
+        units = _load_units(work_dir, "dpo-")
+        base = units.get("dpo-base", {}).get("margins")
+        runs = {}
+        for name, unit in units.items():
+            head, _, vid = name.partition("-r")[2].partition("-")
+            if name.startswith("dpo-r") and head.isdigit() and vid in ids and "margins" in unit:
+                runs[(int(head), vid)] = unit["margins"]
+        if not base or len({r for r, _ in runs}) < 2:
+            return None
+        return independent_dpo(base, runs, ids, measure=measure, seed=task.metadata.provenance.config.get("seed", 0))
+    if kind == "prompt-steering" and (work_dir / "steer-neutral.json").is_file():
+        units = _load_units(work_dir, "steer-")
+        margins = {name[len("steer-"):]: u["margins"] for name, u in units.items() if "margins" in u}
+        if not all(v in margins for v in ids):
+            return None
+        return independent_prompted(margins, ids, measure=measure,
+                                    seed=task.metadata.provenance.config.get("seed", 0))[0]
+    return None
+
+
+def symmetric_from_workdir(task: Task, work_dir: Path) -> dict | None:
+    """The symmetric bound over many splits, for tasks whose replicate files are one random split (steering)."""
+    work_dir = Path(work_dir)
+    ids = task.value_set.ids
+    if task.metadata.type == "prompt-steering" and (work_dir / "steer-neutral.json").is_file():
+        units = _load_units(work_dir, "steer-")
+        margins = {name[len("steer-"):]: u["margins"] for name, u in units.items() if "margins" in u}
+        if all(v in margins for v in ids):
+            return independent_prompted(margins, ids, seed=task.metadata.provenance.config.get("seed", 0))[1]
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# the gate
+
+
+@dataclass
+class Verdict:
+    """What ``gate`` decides: ``validity`` (the card's front-matter block), ``ceilings`` (likewise)."""
+
+    validity: Validity
+    ceilings: Ceilings
+    baseline_scores: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.validity.verdict == "pass"
+
+    @property
+    def default(self) -> bool:
+        return self.validity.default
+
+    @property
+    def reasons(self) -> list[str]:
+        return self.validity.reasons
+
+
+def baseline_similarity(name: str, task: Task) -> np.ndarray:
+    from valuebench.methods import get_method
+    from valuebench.vectors import cosine_similarity, validate
+
+    vs = task.value_set
+    rep = validate(get_method(name).represent(vs), vs.ids, f"baseline {name}")
+    return cosine_similarity(rep.aligned(vs.ids))
+
+
+def random_null_p95(task: Task, n_draws: int = 1000, dim: int = 256, seed: int = GATE_SEED) -> float | None:
+    """95th percentile of rho reached by random Gaussian vectors (the ``random`` method's distribution over
+    seeds): what a representation unrelated to the task scores one time in twenty."""
+    from valuebench.board_scoring import observed_spearman
+
+    m = task.matrix
+    n = len(m)
+    valid = pair_mask(n, task.metadata.pairs) & ~np.isnan(m)
+    if valid.sum() < 3:
+        return None
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal((n_draws, n, dim))
+    v /= np.linalg.norm(v, axis=2, keepdims=True)
+    sims = v @ v.transpose(0, 2, 1)
+    return float(np.quantile(observed_spearman(sims, m, valid), 0.95))
+
+
+def decide(c: Ceilings, baselines: list[BaselineCheck]) -> tuple[bool, list[str], str | None, float | None]:
+    """The rule, on numbers only: (passed, reasons, which ceiling was used, its value). ``check_card`` re-runs it
+    on a card's stored numbers, so a hand-edited verdict is caught."""
+    reasons = []
+    ind = c.independent
+    if ind.value is not None:
+        used, value = "independent", ind.value
+    elif ind.reason and "not measured" not in ind.reason:
+        used, value = "split_half", c.split_half.value
+    else:
+        used, value = None, None
+    if used is None:
+        reasons.append("no independent ceiling: replicates sharing no training data, evaluation scenarios or "
+                       "base-rate estimate were not measured")
+    elif value is None or value < MIN_CEILING:
+        reasons.append(f"{used.replace('_', '-')} ceiling {value} is below {MIN_CEILING}")
+    half_bound = None if c.bound is None else BASELINE_FRACTION * c.bound
+    for b in baselines:
+        if not b.passed:
+            why = []
+            if b.p_value is not None and b.p_value < SIGNIFICANCE:
+                why.append(f"p = {b.p_value:.3f} < {SIGNIFICANCE}")
+            if b.spearman is not None and (half_bound is None or b.spearman >= half_bound):
+                why.append(f"rho = {b.spearman:.3f} >= bound/2 = {half_bound:.3f}" if half_bound is not None
+                           else "the task has no bound")
+            reasons.append(f"surface baseline `{b.method}` {'and '.join(why) if why else 'failed'}")
+    return not reasons, reasons, used, value
+
+
+def _baseline_passed(rho: float | None, p: float | None, bound: float | None) -> bool:
+    if rho is None or p is None or not math.isfinite(rho):
+        return True  # an undefined score (constant similarity) predicts nothing
+    return p >= SIGNIFICANCE and bound is not None and rho < BASELINE_FRACTION * bound
+
+
+def gate(task: Task, *, ceilings_override: dict | None = None, work_dir: Path | None = None) -> Verdict:
+    """Ceilings and the validity verdict of ``task`` (a task folder the registry can load).
+
+    ``ceilings_override``: precomputed estimates (``split_half`` / ``independent`` / ``symmetric``, as from
+    ``estimate``); ``work_dir``: a work-unit folder to recompute the independent ceiling from (default: the
+    card's value). Runs ``GATE_BASELINES`` on the task's value set (statement text only, seconds)."""
+    override = dict(ceilings_override or {})
+    if "independent" not in override and work_dir is not None:
+        found = independent_from_workdir(task, work_dir)
+        if found is not None:
+            override["independent"] = found
+    if "symmetric" not in override and work_dir is not None:
+        found = symmetric_from_workdir(task, work_dir)
+        if found is not None:
+            override["symmetric"] = found
+    if "independent" not in override and task.metadata.type == "judge-agreement" and (
+            task.metadata.ceilings is None or task.metadata.ceilings.independent.value is None):
+        override["independent"] = estimate(None, "", reason=NO_INDEPENDENT_JUDGES)
+    c = Ceilings.model_validate(ceilings(task, **override))
+    checks, raw = [], {}
+    for name in GATE_BASELINES:
+        s = score(baseline_similarity(name, task), task.matrix, pairs=task.metadata.pairs,
+                  n_permutations=GATE_PERMUTATIONS, seed=GATE_SEED, bound=c.bound)
+        rho = _r4(s.spearman)
+        p = _r4(s.p_value)
+        checks.append(BaselineCheck(method=name, spearman=rho, p_value=p,
+                                    passed=_baseline_passed(s.spearman, s.p_value, c.bound)))
+        raw[name] = s.to_dict()
+    passed, reasons, used, value = decide(c, checks)
+    validity = Validity(verdict="pass" if passed else "fail", default=passed, reasons=reasons,
+                        ceiling_used=used, ceiling_value=value, min_ceiling=MIN_CEILING, baselines=checks,
+                        random_null_p95=_r4(random_null_p95(task)), n_permutations=GATE_PERMUTATIONS,
+                        seed=GATE_SEED, gate_version=GATE_VERSION)
+    return Verdict(validity, c, raw)
+
+
+# --------------------------------------------------------------------------------------------------
+# card consistency
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= TOLERANCE
+
+
+def check_card(task: Task) -> None:
+    """Refuse a card whose ceilings are missing or disagree with its files, or whose verdict disagrees with
+    its own numbers. Cheap (no baselines are re-run); ``valuebench task gate NAME`` re-runs everything."""
+    meta = task.metadata
+    fix = f"run `valuebench task gate {task.name} --write` to recompute them"
+    c = meta.ceilings
+    if c is None:
+        if meta.replicates or meta.validity is not None:
+            raise UserError(f"task {task.name}: card has {'replicate files' if meta.replicates else 'a verdict'} "
+                            f"but no `ceilings`; {fix}")
+        return
+    problems = []
+    reps = task.replicate_matrices()
+    if c.n_replicates != len(reps):
+        problems.append(f"n_replicates {c.n_replicates} but {len(reps)} replicate files")
+    if not _close(c.split_half.value, meta.noise_ceiling.value):
+        problems.append(f"split_half {c.split_half.value} != noise_ceiling {meta.noise_ceiling.value}")
+    if len(reps) >= 2 and c.split_half.n_splits is None:
+        actual = _r4(replicate_agreement(reps, meta.pairs))
+        if not _close(c.split_half.value, actual):
+            problems.append(f"split_half {c.split_half.value} but the replicate files agree at {actual}")
+    if len(reps) >= 2 and c.symmetric_bound.n_splits is None:
+        actual = _r4(symmetric_bound(reps, meta.pairs))
+        if not _close(c.symmetric_bound.value, actual):
+            problems.append(f"symmetric_bound {c.symmetric_bound.value} but the replicate files give {actual}")
+    rel = _r4(spearman_brown(c.split_half.value, c.n_replicates))
+    if not _close(c.reliability, rel):
+        problems.append(f"reliability {c.reliability} != Spearman-Brown({c.split_half.value}, {c.n_replicates}) = {rel}")
+    if not _close(c.bound, _r4(math.sqrt(min(c.reliability, 1.0))) if c.reliability else None):
+        problems.append(f"bound {c.bound} != sqrt(reliability {c.reliability})")
+    for key, fn in (("main_effects_r2", main_effects_r2), ("antisymmetric_share", antisymmetric_share)):
+        actual = _r4(fn(task.matrix))
+        if not _close(getattr(c, key), actual):
+            problems.append(f"{key} {getattr(c, key)} but the matrix gives {actual}")
+    v = meta.validity
+    if v is None:
+        if meta.replicates:
+            problems.append("no validity verdict")
+    else:
+        passed, _, used, value = decide(c, v.baselines)
+        if passed != (v.verdict == "pass") or v.default != passed or used != v.ceiling_used or not _close(
+                value, v.ceiling_value):
+            problems.append(f"verdict {v.verdict!r} (default {v.default}) does not follow from the card's own "
+                            "ceilings and baseline numbers")
+        for b in v.baselines:
+            if b.passed != _baseline_passed(b.spearman, b.p_value, c.bound):
+                problems.append(f"baseline {b.method} marked passed={b.passed} against its numbers")
+    if problems:
+        raise UserError(f"task {task.name}: ceilings inconsistent with its files: {'; '.join(problems)}; {fix}")
+
+
+def companion_notes(task: Task, work_dir: Path | None) -> list[str]:
+    """Card lines for continuous companions (``margin_shift.csv``): their independent ceiling from the work
+    units, which the audit found holds up better than the rate matrix on DPO."""
+    if work_dir is None or not (task.folder / "margin_shift.csv").is_file():
+        return []
+    est = independent_from_workdir(task, work_dir, measure="margin")
+    if est is None or est["value"] is None:
+        return []
+    return [f"- companion `margin_shift.csv` (mean margin change, continuous): independent ceiling "
+            f"{est['value']:.2f} ± {est['sd']:.2f} (sd over {est['n_splits']} splits, same splits; not gated, the "
+            "published matrix is the rate M)"]
