@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(VENV)/bin/valuebench compare --no-llm --output-dir results
+	$(VENV)/bin/valuebench compare --no-llm --tasks all --output-dir results
 
 test: setup
 	$(PY) -m pytest -n 2 --dist loadgroup -q

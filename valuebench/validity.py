@@ -530,9 +530,43 @@ def check_card(task: Task) -> None:
         raise UserError(f"task {task.name}: ceilings inconsistent with its files: {'; '.join(problems)}; {fix}")
 
 
+def judge_diagnostics(scores: dict[str, list[float]], value_ids: list[str]) -> dict:
+    """Why judge agreement is not validity, from the judges' raw scores (item ``<scenario>:follow|violate`` ->
+    one yes-minus-no score per judge): the share of score variance on the first principal component (a
+    general "good reply" factor), and how often a value's own judge prefers the upholding reply on that value's
+    scenarios vs how often the other judges do."""
+    items = list(scores)
+    table = np.array([scores[i] for i in items], dtype=float)
+    centred = table - table.mean(axis=0)
+    eig = np.linalg.eigvalsh(np.cov(centred, rowvar=False))
+    pc1 = float(eig[-1] / eig.sum()) if eig.sum() > 0 else float("nan")
+    own, other = [], []
+    for j, vj in enumerate(value_ids):
+        scen = sorted({i.rsplit(":", 1)[0] for i in items if i.rsplit(":", 1)[0].rsplit("-", 1)[0] == vj})
+        if not scen:
+            continue
+        right = np.array([[scores[f"{s}:follow"][k] > scores[f"{s}:violate"][k] for k in range(len(value_ids))]
+                          for s in scen if f"{s}:follow" in scores and f"{s}:violate" in scores])
+        if right.size:
+            own.append(right[:, j].mean())
+            other.append(np.delete(right, j, axis=1).mean())
+    return {"pc1_share": pc1, "own_judge": float(np.mean(own)) if own else None,
+            "other_judges": float(np.mean(other)) if other else None}
+
+
 def companion_notes(task: Task, work_dir: Path | None) -> list[str]:
-    """Card lines for continuous companions (``margin_shift.csv``): their independent ceiling from the work
-    units, which the audit found holds up better than the rate matrix on DPO."""
+    """Card lines the work units support beyond the gate: for continuous companions (``margin_shift.csv``),
+    their independent ceiling, which the audit found holds up better than the rate matrix on DPO; for judges,
+    the general-factor diagnostics (``judge_diagnostics``)."""
+    if work_dir is not None and task.metadata.type == "judge-agreement":
+        units = _load_units(Path(work_dir), "judge-chunk-")
+        scores = {k: v for u in units.values() for k, v in u.get("scores", {}).items()}
+        if not scores:
+            return []
+        d = judge_diagnostics(scores, task.value_set.ids)
+        return [f"- judge scores (work units): the first principal component carries {d['pc1_share']:.0%} of their "
+                f"variance (a general 'good reply' factor); a value's own judge prefers the upholding reply on that "
+                f"value's scenarios {d['own_judge']:.0%} of the time, the other judges {d['other_judges']:.0%}"]
     if work_dir is None or not (task.folder / "margin_shift.csv").is_file():
         return []
     est = independent_from_workdir(task, work_dir, measure="margin")
