@@ -324,6 +324,8 @@ def independent_from_workdir(task: Task, work_dir: Path, *, measure: str = "rate
                 runs[(int(head), vid)] = unit["margins"]
         if not base or len({r for r, _ in runs}) < 2:
             return None
+        if any(set(m) != set(base) for m in runs.values()):
+            return None  # not v2 units (every replicate on the whole holdout): recipe v3 folds are independent already
         return independent_dpo(base, runs, ids, measure=measure, seed=task.metadata.provenance.config.get("seed", 0))
     if kind == "prompt-steering" and (work_dir / "steer-neutral.json").is_file():
         units = _load_units(work_dir, "steer-")
