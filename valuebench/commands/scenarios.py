@@ -13,8 +13,14 @@ def _check(args) -> int:
     if args.format == "json":
         print_json(report.to_dict())
     else:
-        rows = [{"value_set": vs, "value_id": vid, **c} for vs, per in report.counts.items() for vid, c in per.items()]
-        print_table(rows, ["value_set", "value_id", "train", "holdout"], title="scenarios per value and split")
+        rows = [{"value_set": vs, "value_id": vid, **c, **report.balance.get(vs, {}).get(vid, {})}
+                for vs, per in report.counts.items() for vid, c in per.items()]
+        print_table(rows, ["value_set", "value_id", "train", "holdout", "follow_longer", "best_cue", "cue_train",
+                           "cue_holdout"],
+                    title="scenarios per value and split; surface balance (follow_longer: share of pairs whose "
+                          "follow reply has more words; best_cue: the surface cue chosen on train, with its "
+                          "train and holdout accuracy at picking the follow reply)")
+        print("data version: " + ", ".join(f"{vs} v{v}" for vs, v in report.versions.items()))
         for p in report.problems:
             print(f"problem: {p}")
         print(f"{len(report.problems)} problem(s)")
@@ -30,7 +36,7 @@ def _generate(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("scenarios", help="check or generate value-conflict scenarios")
     ssub = p.add_subparsers(dest="scenarios_command", metavar="ACTION", parser_class=p.__class__)
-    c = ssub.add_parser("check", help="schema, coverage, near-duplicates, length balance, leakage")
+    c = ssub.add_parser("check", help="schema, coverage, near-duplicates, length balance, surface-cue balance, leakage")
     c.add_argument("--value-set", help="only this value set (default: every value set with scenarios)")
     add_format_option(c)
     c.set_defaults(func=_check)
