@@ -145,7 +145,7 @@ def test_write_task_gates_a_new_task(tmp_path):
     from valuebench.validity import replicate_agreement
 
     meta["noise_ceiling"]["value"] = round(replicate_agreement(reps, "off-diagonal"), 4)
-    folder = write_task(tmp_path / "new-task", meta, np.nanmean(reps, axis=0), ids, "# new task\n", reps)
+    folder = write_task(tmp_path / "new-task", meta, np.mean(reps, axis=0), ids, "# new task\n", reps)
     task = tasks.load_task_card(folder / "README.md")
     task.verify()
     c, v = task.metadata.ceilings, task.metadata.validity
