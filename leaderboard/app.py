@@ -7,14 +7,18 @@ Submit tab validates uploads with the library's own checks and writes only under
 Defences: uploads are rate-limited per client (``UPLOAD_LIMIT`` per ``UPLOAD_WINDOW`` s, and a global cap)
 and processed one at a time; the pending queue is capped in entries and bytes; a name already on the board
 is refused; an upload whose scores exceed a task's noise ceiling is refused (it was fitted to the published
-matrices); Gradio deletes its cached uploads and files after ``CACHE_AGE`` s (``delete_cache``); download
-files are content-addressed and bounded, so table updates leave no temp folders behind.
+matrices); Gradio deletes its cached uploads and files after ``CACHE_AGE`` s (``delete_cache``) and all of
+them when the app stops (SIGTERM included); download files are content-addressed and bounded, so table
+updates leave no temp folders behind.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -34,7 +38,8 @@ UPLOAD_LIMIT = int(os.environ.get("VALUEBENCH_UPLOAD_LIMIT", "5"))  # per client
 UPLOAD_WINDOW = float(os.environ.get("VALUEBENCH_UPLOAD_WINDOW", "600"))
 UPLOAD_GLOBAL_LIMIT = int(os.environ.get("VALUEBENCH_UPLOAD_GLOBAL_LIMIT", "60"))
 MAX_UPLOAD_FILES = 8  # meta.yaml + one file per value set
-CACHE_AGE = 3600  # seconds Gradio keeps uploaded and served temp files (checked every CACHE_AGE s)
+CACHE_AGE = 1800  # seconds Gradio keeps uploaded and served temp files (checked every CACHE_SWEEP s)
+CACHE_SWEEP = 600
 
 ABOUT = (HERE / "about.md").read_text(encoding="utf-8")
 CSS = """
@@ -231,9 +236,10 @@ def build_app(data: view.BoardData | None = None, pending: Path | None = None) -
     data = data or view.load()
     pending = Path(pending or view.pending_dir())
     downloads = Path(tempfile.mkdtemp(prefix="valuebench-downloads-"))
+    atexit.register(shutil.rmtree, downloads, True)
     taken = set(data.table["submission"])
     check = _checker(*_tasks_for_checks())
-    with gr.Blocks(title="valuebench leaderboard", delete_cache=(CACHE_AGE, CACHE_AGE)) as demo:
+    with gr.Blocks(title="valuebench leaderboard", delete_cache=(CACHE_SWEEP, CACHE_AGE)) as demo:
         gr.Markdown(_header(data), elem_id="vb-header")
         with gr.Tabs():
             with gr.Tab("Leaderboard", id="leaderboard"):
@@ -254,7 +260,14 @@ THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate",
                        font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
                        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
 
+def _stop_on_sigterm(signum, frame):
+    """A Space (or any supervisor) stops the app with SIGTERM; turning it into KeyboardInterrupt lets Gradio
+    shut down cleanly, which deletes every upload and cached file of this app (and atexit our downloads)."""
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     app = build_app()
     app.queue(max_size=64, default_concurrency_limit=2)
     app.launch(theme=THEME, css=CSS, allowed_paths=app.allowed, max_file_size=2 * MAX_FILE_BYTES,

@@ -633,3 +633,12 @@ def test_property_any_option_string(tmp_path_factory, method, options, extra):
     code, err = _run_sandboxed(argv, work, work / "results")
     if code == 0:
         assert all(k.strip() in ("dim", "seed", "ngram_max", "sublinear_tf") for k, _ in options)
+
+
+@pytest.mark.parametrize("scale", [1e-320, 1e300])
+def test_extreme_but_finite_vectors_keep_their_directions(scale):
+    from valuebench.vectors import cosine_similarity, validate
+
+    vecs = good_vectors(dim=4)
+    rep = validate(Representation(IDS, vecs * scale), IDS, "x")
+    assert np.allclose(cosine_similarity(rep.vectors), cosine_similarity(vecs), atol=1e-3)

@@ -79,13 +79,13 @@ def validate(rep: Representation, expected_ids: list[str] | None, what: str) -> 
     finite = np.isfinite(vecs).all(axis=1)
     if not finite.all():
         raise UserError(f"{what}: NaN or inf in vectors for {short_list(np.array(rep.value_ids)[~finite])}")
-    with np.errstate(over="ignore"):
-        norms = np.linalg.norm(vecs, axis=1)
-    zero = norms == 0
+    zero = ~(vecs != 0).any(axis=1)
     if zero.any():
         raise UserError(f"{what}: zero vector (cosine undefined) for {short_list(np.array(rep.value_ids)[zero])}")
-    if not np.isfinite(norms).all():  # finite entries whose squares overflow: rescale, direction is all that counts
-        vecs = vecs / np.abs(vecs).max(axis=1, keepdims=True)
+    with np.errstate(over="ignore", under="ignore"):
+        norms = np.linalg.norm(vecs, axis=1)
+    if not (np.isfinite(norms) & (norms > 0)).all():  # squares over- or underflow: rescale rows (cosine only
+        vecs = vecs / np.abs(vecs).max(axis=1, keepdims=True)  # sees directions)
     if expected_ids is not None and len(expected_ids) >= 3:
         sim = cosine_similarity(vecs)
         off = sim[~np.eye(len(sim), dtype=bool)]
