@@ -318,6 +318,9 @@ def discover() -> dict[str, Task]:
             if card.parent.name in {"value_sets", "scenarios"}:
                 continue
             try:
+                from valuebench.io import check_size
+
+                check_size(card, what=str(card))  # capped before it is read, like every input file
                 task = load_task_card(card)
             except Exception as exc:  # noqa: BLE001 - isolation: bad UTF-8, bad YAML, a bug in a validator
                 BROKEN[card.parent.name] = " ".join(str(exc).split())[:500] or type(exc).__name__
