@@ -224,10 +224,11 @@ def _tasks_for_checks():
     """Public and private tasks for the Submit tab's score check; none if the registry cannot load them."""
     try:
         from valuebench import integrity
-        from valuebench.tasks import get_tasks
+        from valuebench.tasks import discover
 
         private, _ = integrity.load_private_tasks(integrity.private_task_dirs())
-        return get_tasks(), private
+        # every published matrix, on the board or not: copying any of them is fitting, not predicting
+        return [t for t in discover().values() if t.metadata.superseded_by is None], private
     except Exception:  # noqa: BLE001 - the board still serves; uploads then skip the score check
         return [], []
 

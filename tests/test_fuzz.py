@@ -645,3 +645,25 @@ def test_extreme_but_finite_vectors_keep_their_directions(scale):
     vecs = good_vectors(dim=4)
     rep = validate(Representation(IDS, vecs * scale), IDS, "x")
     assert np.allclose(cosine_similarity(rep.vectors), cosine_similarity(vecs), atol=1e-3)
+
+
+@pytest.mark.usefixtures("fixture_tasks_only")
+def test_submissions_check_and_submit_show_the_ceiling_flag(tmp_path, capsys):
+    root = tmp_path / "subs"
+    write_sub(root, "good", {"constraints-9.npz": good_npz()})
+    write_sub(root, "leak", {"constraints-9.similarity.csv": leaked_similarity()})
+    code, out, err = run(capsys, "submissions", "check", "--root", root, "--format", "json")
+    rows = {r["name"]: r for r in json.loads(out)["submissions"]}
+    assert code == 0 and rows["leak"]["ceiling_flag"].startswith(integrity.MESSAGE) and rows["good"]["ceiling_flag"] == ""
+    (tmp_path / "copy.similarity.csv").write_bytes(leaked_similarity())
+    code, out, err = run(capsys, "submit", "--vectors", tmp_path / "copy.similarity.csv", "--value-set", "constraints-9",
+                         "--name", "copied", "--description", "d", "--author", "A", "--license", "MIT",
+                         "--derived-from", "value statements", "--output-dir", tmp_path / "out")
+    assert code == 0 and "warning: exceeds the noise ceiling" in out
+
+
+def test_app_checks_uploads_against_every_published_task():
+    import app
+
+    published, _ = app._tasks_for_checks()
+    assert {t.name for t in published} >= {t.name for t in tasks.get_tasks()} | {"fixture-constraints"}

@@ -24,6 +24,23 @@ def _task_names() -> list[str]:
         return []
 
 
+def _published_tasks() -> list:
+    try:
+        return [t for t in tasks.discover().values() if t.metadata.superseded_by is None]
+    except UserError:
+        return []
+
+
+def _ceiling_flags(sub) -> str:
+    """Scores above a published task's noise bound (``valuebench.integrity``): the build will flag these too."""
+    from valuebench.integrity import score_flags
+
+    try:
+        return "; ".join(score_flags(sub.similarities, _published_tasks()))
+    except UserError as exc:  # a task whose data cannot be read: reported, not fatal here
+        return f"(not checked: {exc})"
+
+
 def _meta_overrides(args) -> dict:
     return {"description": args.description, "authors": args.author, "subject_models": args.subject_model,
             "code": args.code, "license": args.license, "derived_from": args.derived_from}
@@ -57,6 +74,9 @@ def _submit(args) -> int:
     print(f"wrote {sub.folder} ({', '.join(f'{k}: {v}' for k, v in sub.kinds.items())})")
     if sub.leakage:
         print(f"warning: flagged for possible leakage: {sub.leakage}")
+    flags = _ceiling_flags(sub)
+    if flags:
+        print(f"warning: {flags}")
     if args.push:
         if not args.repo:
             raise UserError("--push needs --repo ORG/SPACE")
@@ -67,11 +87,13 @@ def _submit(args) -> int:
 def _check(args) -> int:
     results = check_all(Path(args.root), _task_names())
     rows = [{"name": name, "valid": err is None, "value_sets": ", ".join(sub.similarities) if sub else "",
-             "leakage": (sub.leakage or "") if sub else "", "error": err or ""} for name, sub, err in results]
+             "leakage": (sub.leakage or "") if sub else "", "ceiling_flag": _ceiling_flags(sub) if sub else "",
+             "error": err or ""} for name, sub, err in results]
     if args.format == "json":
         print_json({"root": args.root, "submissions": rows, "n_invalid": sum(not r["valid"] for r in rows)})
     else:
-        print_table(rows, ["name", "valid", "value_sets", "leakage", "error"], title=f"submissions in {args.root}")
+        print_table(rows, ["name", "valid", "value_sets", "leakage", "ceiling_flag", "error"],
+                    title=f"submissions in {args.root}")
     return 1 if any(not r["valid"] for r in rows) else 0
 
 
