@@ -8,6 +8,9 @@ Errors end in one line on stderr, never a traceback:
 * anything else is a bug: ``valuebench: internal error: ...`` and exit 1; ``--debug`` shows the traceback;
 * Ctrl-C: exit 130; a closed pipe (``valuebench tasks | head -1``): quiet, exit 141 (128 + SIGPIPE).
 
+Python warnings (numpy's "invalid value", library deprecations) are not shown unless ``--debug`` is given or
+the user chose a policy with ``-W``/``PYTHONWARNINGS``: the error line stays the only line.
+
 Before any command runs, the arguments every command shares are checked against documented ranges
 (``ARG_RANGES``: seeds >= 0, permutations and bootstrap resamples in 1..20,000, ...), ``--tasks`` and
 ``--methods`` lists must name something and name it once, a ``vectors:`` method takes no method options,
@@ -20,6 +23,7 @@ import argparse
 import errno
 import os
 import sys
+import warnings
 
 from valuebench import __version__
 from valuebench.errors import UserError
@@ -163,6 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     state = {"debug": "--debug" in argv}
     if state["debug"]:  # accepted anywhere on the line, not only before the command
         argv = ["--debug", *(a for a in argv if a != "--debug")]
+    with warnings.catch_warnings():
+        if not state["debug"] and not sys.warnoptions:
+            warnings.simplefilter("ignore")
+        return _main(argv, state)
+
+
+def _main(argv: list[str], state: dict) -> int:
     try:
         return _run(argv, state)
     except UserError as exc:
