@@ -667,3 +667,21 @@ def test_app_checks_uploads_against_every_published_task():
 
     published, _ = app._tasks_for_checks()
     assert {t.name for t in published} >= {t.name for t in tasks.get_tasks()} | {"fixture-constraints"}
+
+
+def test_hub_snapshot_with_a_text_cell_is_a_user_error(tmp_path):
+    import hashlib
+
+    cache = tmp_path / "cache"
+    snap = cache / "datasets--org--x" / "snapshots" / COMMIT
+    shutil.copytree(FIXTURES / "tasks" / "fixture-constraints", snap)
+    text = (snap / "matrix.csv").read_text().splitlines()
+    cells = text[1].split(",")
+    cells[2] = "abc"
+    text[1] = ",".join(cells)
+    (snap / "matrix.csv").write_text("\n".join(text) + "\n")
+    card = (snap / "README.md").read_text()
+    old = card.split("path: matrix.csv\n  sha256: ")[1].split()[0]
+    (snap / "README.md").write_text(card.replace(old, hashlib.sha256((snap / "matrix.csv").read_bytes()).hexdigest()))
+    with pytest.raises(UserError):
+        hub._load_snapshot(snap, "org/x@" + COMMIT, "org/x", cache)

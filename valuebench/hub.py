@@ -158,7 +158,11 @@ def _load_snapshot(folder: Path, label: str, repo: str, cache: Path | None = Non
         if not _inside(path, cache) or not path.resolve().is_relative_to(folder.resolve().parent.parent):
             raise UserError(f"task {label}: data file {data.path!r} resolves outside the cached repo")
         check_size(path, what=f"task {label}: {data.path}")
-    task.verify()
+    try:  # verify and parse now: a stranger's file with a text cell is a user error, not a crash later
+        task.verify()
+        task.matrix  # noqa: B018
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"task {label}: unreadable matrix ({one_line(exc)})") from None
     task.source = f"{repo}@{folder.name}"  # snapshot folders are named by the resolved commit sha
     return task
 
