@@ -29,12 +29,6 @@ def _check(args) -> None:
         raise UserError(f"--dpo-learning-rate must be in (0, 1), got {args.dpo_learning_rate}")
     if args.task_version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", args.task_version):
         raise UserError(f"--task-version must look like MAJOR.MINOR.PATCH (e.g. 2.0.0), got {args.task_version!r}")
-    if args.dpo_epochs is not None and not 1 <= args.dpo_epochs <= 100:
-        raise UserError(f"--dpo-epochs must be between 1 and 100, got {args.dpo_epochs}")
-    if args.dpo_replicates is not None and not 2 <= args.dpo_replicates <= 10:
-        raise UserError(f"--dpo-replicates must be between 2 and 10, got {args.dpo_replicates}")
-    if args.dpo_gate_z is not None and not 0 <= args.dpo_gate_z <= 10:
-        raise UserError(f"--dpo-gate-z must be between 0 and 10, got {args.dpo_gate_z}")
 
 
 def _spec(args, kind: str, value_set: str, **overrides):
