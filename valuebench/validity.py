@@ -425,7 +425,7 @@ def decide(c: Ceilings, baselines: list[BaselineCheck]) -> tuple[bool, list[str]
             if b.spearman is not None and (half_bound is None or b.spearman >= half_bound):
                 why.append(f"rho = {b.spearman:.3f} >= bound/2 = {half_bound:.3f}" if half_bound is not None
                            else "the task has no bound")
-            reasons.append(f"surface baseline `{b.method}` {'and '.join(why) if why else 'failed'}")
+            reasons.append(f"baseline `{b.method}` {' and '.join(why) if why else 'failed'}")
     return not reasons, reasons, used, value
 
 
