@@ -26,7 +26,7 @@ from valuebench.scenarios import load_scenarios
 
 VALUE = "no_white_lies"
 PAIRS, EPOCHS, BATCH = 16, 2, 8
-LR = 1e-3  # the shipped recipe's LoRA learning rate (SHIPPED in valuebench/commands/groundtruth.py)
+LR = 1e-3  # the shipped recipe's LoRA learning rate (the v2 pilot; v3 keeps it, see DPOSettings)
 
 
 def _row(name, value, unit, reference=None, ratio=None, target=None, passed=None, note=""):

@@ -161,6 +161,26 @@ def test_separation_removes_row_and_column_effects():
     assert out["own_judge"]["c"]["rank_of_own"] == 1 and out["own_judge"]["a"]["rank_of_own"] == 3
 
 
+def test_recipe_history_is_card_text_carried_to_the_next_measurement(tmp_path):
+    from valuebench.groundtruth.pipelines import carried_history
+
+    shipped = carried_history(REPO / "tasks/dpo-generalization-smollm2-135m-constraints-9")
+    assert any(line.startswith("v2.0.0") for line in shipped) and any("Pilot for v3" in x for x in shipped)
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t/README.md").write_text("---\n---\n# x\n## Recipe history\n- one\n- two\n\n## Cost\n- not me\n")
+    assert carried_history(tmp_path / "t") == ("one", "two") and carried_history(tmp_path / "none") == ()
+
+
+def test_groundtruth_all_reruns_only_the_default_benchmark(capsys):
+    from valuebench.paths import tasks_dir
+    from valuebench.tasks import discover
+
+    if any(t.in_default_benchmark for t in discover().values() if t.folder.parent == tasks_dir()):
+        pytest.skip("a shipped task passes the gate: `all` would re-measure it (hours)")
+    assert main(["groundtruth", "all"]) == 0
+    assert "nothing to re-measure" in capsys.readouterr().out
+
+
 def test_bad_input_exit_2(tmp_path, capsys):
     assert main(["groundtruth", "steering", "--value-set", "nope", "--model", "tiny-random"]) == 2
     assert "unknown value set" in capsys.readouterr().err

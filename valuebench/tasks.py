@@ -168,7 +168,10 @@ def read_matrix_csv(path: Path) -> pd.DataFrame:
         raise UserError(f"{path}: unreadable matrix CSV ({exc})") from None
     frame.index = frame.index.astype(str)
     frame.columns = frame.columns.astype(str)
-    return frame.astype(float)
+    try:
+        return frame.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{path}: matrix cells must be numbers or empty ({' '.join(str(exc).split())[:120]})") from None
 
 
 @dataclass

@@ -8,20 +8,6 @@ from pathlib import Path
 from valuebench.errors import UserError
 
 KINDS = ("steering", "dpo", "judges", "separation")
-DPO_HISTORY = (
-    "v1.0.0 (LoRA lr 2e-4, 2 epochs, 18 runs, 65 min): the trained value's own rate moved (e.g. +0.18) but "
-    "other values' rates barely did (mean |a(i,j) - a(0,j)| 0.01 off the diagonal), so M was mostly ties; rate-M "
-    "ceiling 0.27, below the 0.3 bar (margin-shift companion ceiling 0.71). Work units: "
-    "tasks/.work/dpo-generalization-smollm2-135m-constraints-9-v1-lr2e-4.",
-    "Pilot for v2 (no_affirm_delusions, both train halves, lr 1e-3): own rate +0.59/+0.64 (v1 +0.18/+0.09), mean "
-    "|cross rate change| 0.108 (v1 0.014), Spearman of the two halves' cross-value rate changes 0.73 (v1 0.44).",
-)
-#: what `make groundtruth` ships: (pipeline, value set, settings that differ from the defaults). Steering on
-#: ccai-21 uses one phrasing per value: 22 conditions x 336 holdout scenarios cost ~1 h per phrasing here.
-SHIPPED = (("judges", "constraints-9", {}), ("steering", "constraints-9", {}),
-           ("dpo", "constraints-9", {"dpo": {"learning_rate": 1e-3}, "task_version": "2.0.0",
-                                     "card_notes": DPO_HISTORY}),
-           ("judges", "ccai-21", {}), ("steering", "ccai-21", {"n_phrasings": 1}))
 
 
 def _check(args) -> None:
@@ -53,17 +39,39 @@ def _spec(args, kind: str, value_set: str, **overrides):
                    max_holdout=args.max_holdout, max_train=args.max_train, **settings)
 
 
+def _run_all(args) -> int:
+    """Re-measure the default benchmark: every packaged task card that passes the validity gate, by the
+    command recorded in its provenance (what ships is what the cards say, nothing else)."""
+    import shlex
+
+    from valuebench.cli import main
+    from valuebench.paths import tasks_dir
+    from valuebench.tasks import discover
+
+    if args.work_dir:
+        raise UserError("--work-dir applies to one pipeline; `all` keeps one work folder per task")
+    shipped = sorted((t for t in discover().values() if t.folder.parent == tasks_dir() and t.in_default_benchmark),
+                     key=lambda t: t.name)
+    if not shipped:
+        print("no task is in the default benchmark (none passes the validity gate): nothing to re-measure")
+        return 0
+    for task in shipped:
+        argv = shlex.split(task.metadata.provenance.command or "")
+        if argv[:2] != ["valuebench", "groundtruth"]:
+            raise UserError(f"task {task.name} records no `valuebench groundtruth` command to re-run")
+        print(f"{task.name}: {shlex.join(argv)}", flush=True)
+        code = main([*argv[1:], "--output", args.output])
+        if code:
+            return code
+    return 0
+
+
 def _run(args) -> int:
     from valuebench.groundtruth.pipelines import load_subject, run
 
     _check(args)
     if args.kind == "all":
-        if args.work_dir:
-            raise UserError("--work-dir applies to one pipeline; `all` keeps one work folder per task")
-        lm = load_subject(args.model)
-        for kind, vs, settings in SHIPPED:
-            print(f"wrote {run(_spec(args, kind, vs, **settings), lm)}", flush=True)
-        return 0
+        return _run_all(args)
     if not args.value_set:
         raise UserError(f"groundtruth {args.kind} needs --value-set")
     from valuebench.groundtruth.steering import PHRASINGS

@@ -187,10 +187,24 @@ def run(spec: RunSpec, lm=None) -> Path:
             result["margin_ceiling"] = resampled_ceiling(lambda s: resample(s)["margin_replicates"], pairs, how,
                                                          spec.seed)
     config["hardware"] = hardware()
+    history = carried_history(Path(spec.output) / name)
+    spec = dataclasses.replace(spec, card_notes=(*history, *[n for n in spec.card_notes if n not in history]))
     meta = cards.metadata(name, spec, vs, lm, pairs, ceiling, config, wall, compute)
     body = cards.body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute)
     extra = cards.extra_files(result, vs.ids)
     return write_task(Path(spec.output) / name, meta, result["M"], vs.ids, body, result["replicates"], extra)
+
+
+def carried_history(folder: Path) -> tuple[str, ...]:
+    """The "Recipe history" lines of the card a new run replaces: recipe history is card text, kept by every
+    re-measurement (edit the card to add a line; the next run carries it over)."""
+    import re
+
+    card = folder / "README.md"
+    if not card.is_file():
+        return ()
+    found = re.search(r"^## Recipe history\n(.*?)(?=^## |\Z)", card.read_text(encoding="utf-8"), re.S | re.M)
+    return tuple(line[2:].strip() for line in found.group(1).splitlines() if line.startswith("- ")) if found else ()
 
 
 def hardware() -> str:
