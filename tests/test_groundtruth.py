@@ -65,7 +65,8 @@ def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
     argv = ["groundtruth", kind, "--value-set", "constraints-9", "--values", VALUES, "--model", "tiny-random",
             "--max-holdout", "3", "--max-train", "4", "--output", str(tmp_path)]
     if kind == "dpo":
-        argv += ["--dpo-learning-rate", "1e-3", "--dpo-epochs", "1", "--dpo-gate-z", "0", "--task-version", "2.0.0"]
+        argv += ["--dpo-learning-rate", "1e-3", "--dpo-epochs", "1", "--dpo-gate-z", "0", "--task-version", "2.0.0",
+                 "--dpo-eval-per-value", "2"]
     assert main(argv) == 0, capsys.readouterr().err
     folders = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert len(folders) == 1
@@ -78,7 +79,11 @@ def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
     if kind == "dpo":
         logs = json.loads((folders[0] / "train_logs.json").read_text())
         assert len(logs) == 6 and all(any("loss" in row for row in rows) for rows in logs.values())
-        assert task.metadata.provenance.config["dpo"] == {"learning_rate": 1e-3, "epochs": 1, "gate_z": 0.0}
+        assert task.metadata.provenance.config["dpo"] == {"learning_rate": 1e-3, "epochs": 1, "gate_z": 0.0,
+                                                          "eval_per_value": 2}
+        unit = json.loads((tmp_path / ".work" / folders[0].name / "dpo-r0-no_white_lies.json").read_text())
+        assert sum(s.startswith("no_stereotypes") for s in unit["margins"]) == 2  # first 2 of the other value's fold
+        assert sum(s.startswith("no_white_lies") for s in unit["margins"]) in (4, 5)  # own value's unseen folds
         assert task.metadata.version == "2.0.0" and "task_version" not in task.metadata.provenance.config
         assert all(row["learning_rate"] == 1e-3 for rows in logs.values() for row in rows if "loss" in row)
     # the card's command recreates the task: run it in a fresh folder and get the same matrix
@@ -135,6 +140,13 @@ def test_dpo_matrices_gate_rows_and_use_each_replicates_own_fold():
     assert [rep[0, 1] for rep in reps] == pytest.approx([0.5, 1.5, 2.5], abs=0.01)  # each replicate its own
     assert out["M"][0, 1] == pytest.approx(1.5, abs=0.01) and out["M"][2, 0] == pytest.approx(0.1, abs=0.01)
     assert set(out["measures"]) == {"margin", "sigmoid", "rate_logit"}
+    # a compute budget: cross-value cells on the first 5 scenarios of each fold; the rest need not exist
+    for (r, vi), run in runs.items():
+        run["margins"] = {s: m for s, m in run["margins"].items()
+                          if s.startswith(vi) or s in folds[s[0]][r][:5]}
+    capped = matrices(values, folds, runs, base, DPOSettings(eval_per_value=5))
+    assert [rep[0, 1] for rep in capped["replicates"]] == pytest.approx([0.5, 1.5, 2.5], abs=0.01)
+    assert capped["own_shift"] == out["own_shift"]
 
 
 def test_separation_removes_row_and_column_effects():

@@ -44,6 +44,7 @@ ARG_RANGES: dict[str, tuple[int | float, int | float]] = {
     "dpo_epochs": (1, 1_000),
     "dpo_replicates": (2, 10),
     "dpo_gate_z": (0.0, 10.0),
+    "dpo_eval_per_value": (2, 100_000),
     "dpo_learning_rate": (1e-12, 10.0),
     "max_input_mb": (0.001, 100_000),
 }

@@ -25,7 +25,8 @@ def _spec(args, kind: str, value_set: str, **overrides):
         settings["placement"] = args.placement
     dpo = {k: v for k, v in (("learning_rate", args.dpo_learning_rate), ("epochs", args.dpo_epochs),
                              ("replicates", args.dpo_replicates), ("measure", args.dpo_measure),
-                             ("gate_z", args.dpo_gate_z)) if v is not None}
+                             ("gate_z", args.dpo_gate_z), ("eval_per_value", args.dpo_eval_per_value))
+           if v is not None}
     if dpo:
         settings["dpo"] = dpo
     if args.task_version:
@@ -106,6 +107,8 @@ def register(sub) -> None:
     p.add_argument("--dpo-measure", choices=["margin", "sigmoid", "rate_logit"],
                    help="dpo: the published measure (default margin: mean change of the follow-minus-violate "
                         "margin); the others are written as companions")
+    p.add_argument("--dpo-eval-per-value", type=int,
+                   help="dpo: scenarios of each other value scored per unit (default: its whole fold); a compute budget")
     p.add_argument("--dpo-gate-z", type=float, help="dpo: a row is kept only if the trained value's own shift is "
                                                     "this many standard errors above 0 (default 2; 0 turns the "
                                                     "gate off, for smoke runs)")

@@ -140,7 +140,7 @@ def reproduce_command(spec, value_set: str) -> str:
     if spec.choice != "logprob":
         parts.append(f"--choice {spec.choice}")
     flags = {"learning_rate": "--dpo-learning-rate", "epochs": "--dpo-epochs", "replicates": "--dpo-replicates",
-             "measure": "--dpo-measure", "gate_z": "--dpo-gate-z"}
+             "measure": "--dpo-measure", "gate_z": "--dpo-gate-z", "eval_per_value": "--dpo-eval-per-value"}
     parts += [f"{flags[k]} {v}" for k, v in sorted(spec.dpo.items()) if k in flags] if spec.kind == "dpo" else []
     if spec.values:
         parts.append(f"--values {','.join(spec.values)}")
