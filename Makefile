@@ -25,6 +25,7 @@ demo: setup
 	$(VENV)/bin/valuebench compare --no-llm --tasks all --output-dir results
 
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 bench: setup

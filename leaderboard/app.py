@@ -28,9 +28,9 @@ sys.path.insert(0, str(HERE))
 if importlib.util.find_spec("valuebench") is None:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(HERE.parent))
 
+import board_view as view  # noqa: E402
 import gradio as gr  # noqa: E402
 
-import board_view as view  # noqa: E402
 from valuebench.errors import UserError  # noqa: E402
 from valuebench.submissions import MAX_FILE_BYTES, stage_upload  # noqa: E402
 

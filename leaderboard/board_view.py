@@ -158,7 +158,8 @@ def task_markdown(task: dict) -> str:
             ("subject model", f"{task['model']} @ {task['model_revision']}"), ("noise ceiling", ceiling),
             ("scored pairs", task["pairs"]), ("version", task["version"]), ("license", task["license"])]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    return (f"## {task['pretty_name']} (`{task['name']}`)\n\n{task['description']}\n\n| field | value |\n|---|---|\n{table}\n\n"
+    return (f"## {task['pretty_name']} (`{task['name']}`)\n\n{task['description']}\n\n"
+            f"| field | value |\n|---|---|\n{table}\n\n"
             f"{task['card']}")
 
 

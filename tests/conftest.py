@@ -15,7 +15,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # on this 2-core CI machine spin against each other: small-op work (token-by-token generation) was
     # measured 12x slower under such contention than alone.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, str(max(1, (os.cpu_count() or 2) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))))
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        os.environ.setdefault(var, str(max(1, (os.cpu_count() or 2) // workers)))
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent

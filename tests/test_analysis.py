@@ -184,7 +184,8 @@ def two_tasks(tmp_path, monkeypatch):
     (-frame).to_csv(neg / "matrix.csv")
     card = (neg / "README.md").read_text()
     old_sha = sha256_file(FIXTURE / "matrix.csv")
-    card = card.replace("name: fixture-constraints", "name: fixture-negated").replace(old_sha, sha256_file(neg / "matrix.csv"))
+    card = (card.replace("name: fixture-constraints", "name: fixture-negated")
+            .replace(old_sha, sha256_file(neg / "matrix.csv")))
     (neg / "README.md").write_text(card)
     monkeypatch.setenv("VALUEBENCH_TASK_PATHS", os.pathsep.join([str(FIXTURE.parent), str(root)]))
     return ["fixture-constraints", "fixture-negated"]

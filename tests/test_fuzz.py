@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,11 +30,9 @@ from valuebench import hub, integrity, submissions, tasks
 from valuebench.board_build import build
 from valuebench.cli import main
 from valuebench.errors import UserError
-from valuebench.methods import get_method
 from valuebench.submissions import check_all, check_name, stage_upload
-from valuebench.submit import method_meta, represent_value_sets, write_submission
 from valuebench.values import load_value_set
-from valuebench.vectors import Representation, write_safetensors
+from valuebench.vectors import Representation
 
 REPO = Path(__file__).parent.parent
 sys.path.insert(0, str(REPO / "leaderboard"))
@@ -241,7 +238,8 @@ def hostile_root(tmp_path):
     write_sub(root, "deep-json", {"constraints-9.json": b"[" * 100_000 + b"]" * 100_000})
     write_sub(root, "alias-bomb", {"constraints-9.npz": good_npz()},
               meta="a: &a [x, x]\nb: &b [*a, *a]\nname: alias-bomb\n")
-    write_sub(root, "python-tag", {"constraints-9.npz": good_npz()}, meta="name: !!python/object/apply:os.system [ls]\n")
+    write_sub(root, "python-tag", {"constraints-9.npz": good_npz()},
+              meta="name: !!python/object/apply:os.system [ls]\n")
     write_sub(root, "bad-utf8", {"constraints-9.npz": good_npz()}, meta=None)
     (root / "bad-utf8" / "meta.yaml").write_bytes(b"name: \xff\xfe\n")
     outside = write_sub(tmp_path / "elsewhere", "escaped", {"constraints-9.npz": good_npz()})
@@ -454,7 +452,8 @@ def test_app_submit_defences(tmp_path):
     on_board = app.submit_upload("taken", upload_files(tmp_path, "taken"), pending, limiter=limiter,
                                  client="1.2.3.4", taken={"taken"})
     assert "already on the board" in on_board
-    leak = app.submit_upload("leak", upload_files(tmp_path, "leak", leaked_similarity(), "constraints-9.similarity.csv"),
+    leak = app.submit_upload("leak",
+                             upload_files(tmp_path, "leak", leaked_similarity(), "constraints-9.similarity.csv"),
                              pending, limiter=limiter, client="1.2.3.4", check=check)
     assert "exceeds the noise ceiling" in leak
     throttled = app.submit_upload("fourth", upload_files(tmp_path, "fourth"), pending, limiter=limiter,
@@ -654,10 +653,12 @@ def test_submissions_check_and_submit_show_the_ceiling_flag(tmp_path, capsys):
     write_sub(root, "leak", {"constraints-9.similarity.csv": leaked_similarity()})
     code, out, err = run(capsys, "submissions", "check", "--root", root, "--format", "json")
     rows = {r["name"]: r for r in json.loads(out)["submissions"]}
-    assert code == 0 and rows["leak"]["ceiling_flag"].startswith(integrity.MESSAGE) and rows["good"]["ceiling_flag"] == ""
+    assert (code == 0 and rows["leak"]["ceiling_flag"].startswith(integrity.MESSAGE)
+            and rows["good"]["ceiling_flag"] == "")
     (tmp_path / "copy.similarity.csv").write_bytes(leaked_similarity())
-    code, out, err = run(capsys, "submit", "--vectors", tmp_path / "copy.similarity.csv", "--value-set", "constraints-9",
-                         "--name", "copied", "--description", "d", "--author", "A", "--license", "MIT",
+    code, out, err = run(capsys, "submit", "--vectors", tmp_path / "copy.similarity.csv",
+                         "--value-set", "constraints-9", "--name", "copied", "--description", "d", "--author", "A",
+                         "--license", "MIT",
                          "--derived-from", "value statements", "--output-dir", tmp_path / "out")
     assert code == 0 and "warning: exceeds the noise ceiling" in out
 

@@ -9,14 +9,13 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 
 from valuebench.cli import main
 from valuebench.groundtruth.choice import score_continuations
 from valuebench.groundtruth.matrix import half_split, shift_matrix
 from valuebench.lm import tiny_llama
 from valuebench.tasks import load_task_card
-
-from conftest import REPO
 
 VALUES = "no_white_lies,no_stereotypes"
 
@@ -130,7 +129,8 @@ def test_dpo_matrices_gate_rows_and_use_each_replicates_own_fold():
                 for q, fold in enumerate(folds[vj]):
                     if (vj == vi) == (q == r):
                         continue  # trained on (own fold r) or not evaluated (other values' other folds)
-                    bump = {"a": {"a": 1.0, "b": 0.5 + r, "c": 0.0}, "b": {}, "c": {"c": 1.0, "a": 0.1}}[vi].get(vj, 0.0)
+                    bumps = {"a": {"a": 1.0, "b": 0.5 + r, "c": 0.0}, "b": {}, "c": {"c": 1.0, "a": 0.1}}
+                    bump = bumps[vi].get(vj, 0.0)
                     margins.update({s: base[s] + bump + 0.01 * rng.normal() for s in fold})
             runs[(r, vi)] = {"margins": margins}
     out = matrices(values, folds, runs, base, DPOSettings())
@@ -202,8 +202,8 @@ def test_bad_input_exit_2(tmp_path, capsys):
     rows = [json.loads(x) for x in src.read_text().splitlines()]
     (scen / "no_white_lies.jsonl").write_text("\n".join(json.dumps(r) for r in rows if r["split"] == "train"))
     shutil.copy(REPO / "tasks/scenarios/constraints-9/no_stereotypes.jsonl", scen)
-    from valuebench.groundtruth.pipelines import RunSpec, load_data
     from valuebench.errors import UserError
+    from valuebench.groundtruth.pipelines import RunSpec, load_data
     with pytest.raises(UserError, match="no holdout scenarios"):
         load_data(RunSpec(kind="steering", value_set="constraints-9", model="tiny-random", scenario_dir=scen,
                           values=["no_stereotypes", "no_white_lies"]))

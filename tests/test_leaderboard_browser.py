@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import isolated_tasks_root
 
 from valuebench.board_build import build
-
-from conftest import isolated_tasks_root
 from valuebench.methods import get_method
 from valuebench.submit import method_meta, represent_value_sets, write_submission
 from valuebench.values import load_value_set
@@ -56,7 +55,8 @@ def board(tmp_path_factory):
         build(subs, tmp / "data", figures=True, n_permutations=200, n_bootstrap=200)
     finally:
         os.environ.pop("VALUEBENCH_TASK_PATHS") if old is None else os.environ.__setitem__("VALUEBENCH_TASK_PATHS", old)
-        os.environ.pop("VALUEBENCH_TASKS_DIR") if old_root is None else os.environ.__setitem__("VALUEBENCH_TASKS_DIR", old_root)
+        (os.environ.pop("VALUEBENCH_TASKS_DIR") if old_root is None
+         else os.environ.__setitem__("VALUEBENCH_TASKS_DIR", old_root))
     return tmp
 
 

@@ -7,14 +7,13 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 from valuebench.cli import main
 from valuebench.errors import UserError
 from valuebench.scenarios import Scenario, load_scenarios, read_jsonl
 from valuebench.scenarios.quality import CUE_MAX, CUES, LENGTH_SHARE, check_value_set, pasted_statement, surface_balance
 from valuebench.values import load_value_set
-
-from conftest import REPO
 
 C9 = REPO / "tasks/scenarios/constraints-9"
 

@@ -8,8 +8,16 @@ import pytest
 from scipy import stats
 
 from valuebench.errors import UserError
-from valuebench.scoring import (aggregate, canonical_similarity, jackknife_ci, jackknife_variance, pair_mask, score,
-                                split_half_ceiling, value_jackknife)
+from valuebench.scoring import (
+    aggregate,
+    canonical_similarity,
+    jackknife_ci,
+    jackknife_variance,
+    pair_mask,
+    score,
+    split_half_ceiling,
+    value_jackknife,
+)
 
 
 def _random_case(n: int, seed: int):

@@ -9,16 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import FIXTURES, REPO
 
 from valuebench import methods, tasks
 from valuebench.cli import main
 from valuebench.errors import UserError
 from valuebench.groundtruth.cards import pretty_name
 from valuebench.groundtruth.publish import rewrite_card, write_task
-from valuebench.validity import (GATE_BASELINES, antisymmetric_share, check_card, estimate, gate, independent_dpo,
-                                 spearman_brown, symmetric_bound)
-
-from conftest import FIXTURES, REPO
+from valuebench.validity import (
+    GATE_BASELINES,
+    antisymmetric_share,
+    estimate,
+    independent_dpo,
+    spearman_brown,
+    symmetric_bound,
+)
 
 SHIPPED = sorted(p.parent.name for p in (REPO / "tasks").glob("*-smollm2-135m-*/README.md"))
 

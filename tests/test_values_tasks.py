@@ -7,12 +7,11 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FIXTURES, REPO
 
 from valuebench import tasks
 from valuebench.errors import UserError
 from valuebench.values import list_value_sets, load_value_set, load_value_set_file
-
-from conftest import FIXTURES, REPO
 
 
 def test_shipped_value_sets():

@@ -5,10 +5,10 @@ rows with their error (a broken submission never breaks the build). Scores come 
 ``board_scoring.score_many`` (the same numbers as ``scoring.score``, vectorised across submissions).
 
 Aggregates follow MTEB's definitions (``scoring.aggregate``): mean over tasks (null if a task is missing),
-mean of per-type means, Borda rank. *Tied with the leader*: the leader is the complete entry with the highest mean rho; an entry is tied with it
-when the 95% interval of (leader mean - entry mean) contains 0. The interval uses the same calibrated value
-jackknife as every score's CI (``scoring.jackknife_variance``), applied to the *difference*: both entries are
-scored on the same values, so leaving value i out moves both, and tasks over the same value set are left out
+mean of per-type means, Borda rank. *Tied with the leader*: the leader is the complete entry with the highest mean rho;
+an entry is tied with it when the 95% interval of (leader mean - entry mean) contains 0. The interval uses the same
+calibrated value jackknife as every score's CI (``scoring.jackknife_variance``), applied to the *difference*: both
+entries are scored on the same values, so leaving value i out moves both, and tasks over the same value set are left out
 together; tasks over different value sets add their variances. No multiplicity correction: "tied" is
 deliberately generous, but an entry that the leader beats significantly is never tied (random included).
 """
@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-
 from scipy import stats
 
 from valuebench.board_scoring import jack_width, score_many, unpack_jackknife

@@ -33,8 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from valuebench import __version__
-from valuebench import integrity
+from valuebench import __version__, integrity
 from valuebench.board import aggregate_view, build_table, score_submissions
 from valuebench.errors import UserError
 from valuebench.io import atomic_write_bytes, atomic_write_json, one_line

@@ -26,8 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from valuebench.scoring import (Jackknife, canonical_similarity, jackknife_ci, jackknife_variance, pair_mask,
-                                permutation_null, value_jackknife)
+from valuebench.scoring import (
+    Jackknife,
+    canonical_similarity,
+    jackknife_ci,
+    jackknife_variance,
+    pair_mask,
+    permutation_null,
+    value_jackknife,
+)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from valuebench.methods.base import Method
 from valuebench.methods.cache import represent_cached
@@ -14,8 +15,6 @@ from valuebench.results import Result, make_result, write_result
 from valuebench.scoring import Score, aggregate, canonical_similarity, score
 from valuebench.tasks import Task
 from valuebench.vectors import cosine_similarity, validate
-
-import pandas as pd
 
 
 @dataclass

@@ -19,13 +19,14 @@ import os
 import re
 from pathlib import Path
 
+from valuebench import tasks as _tasks
 from valuebench.errors import UserError, did_you_mean
 from valuebench.io import check_size, one_line, read_text_capped, safe_load_yaml
 from valuebench.paths import tasks_dir
-from valuebench import tasks as _tasks
 from valuebench.tasks import Task, discover, get_task, load_task_card
 
-REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?/[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$")
+REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?"
+                     r"/[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -51,7 +52,8 @@ def parse_reference(ref: str) -> tuple[str, str] | None:
         return None
     repo, sep, rev = ref.partition("@")
     if not sep or not REPO_RE.match(repo) or ".." in repo:
-        raise UserError(f"task reference {one_line(repr(ref), 120)} must be a task name or ORG/NAME@<40-hex commit sha>")
+        raise UserError(f"task reference {one_line(repr(ref), 120)} must be a task name "
+                        "or ORG/NAME@<40-hex commit sha>")
     if not SHA_RE.match(rev):
         raise UserError(f"task reference {one_line(repr(ref), 120)}: the revision must be a full 40-hex commit sha, "
                         f"not {one_line(repr(rev), 60)} (a branch or tag can move, and a score must stay reproducible)")

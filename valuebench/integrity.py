@@ -91,10 +91,10 @@ def flag_text(where: str, rho: float, limit: float) -> str:
 def score_flags(similarities: dict, tasks: list[Task], *, private: bool = False) -> list[str]:
     """Flags for one submission's similarity matrices (value set -> [n, n]) on ``tasks``: what the build
     flags, for the app's Submit tab, which has no build to read scores from."""
+    import numpy as np
+
     from valuebench.board_scoring import observed_spearman
     from valuebench.scoring import pair_mask
-
-    import numpy as np
 
     out = []
     for i, task in enumerate(tasks):

@@ -196,7 +196,8 @@ def load_submission(folder: Path, task_names: list[str] | None = None) -> Submis
         if kind == "similarity":
             sub.similarities[value_set] = read_similarity_csv(path, ids)
         else:
-            sub.similarities[value_set] = symmetric_cosine(read_vectors(path, ids, max_bytes=MAX_FILE_BYTES).aligned(ids))
+            aligned = read_vectors(path, ids, max_bytes=MAX_FILE_BYTES).aligned(ids)
+            sub.similarities[value_set] = symmetric_cosine(aligned)
         sub.kinds[value_set] = kind
     if not sub.similarities:
         raise UserError(f"{folder.name}: no vectors or similarity files (expected <value_set>.safetensors etc.)")

@@ -19,8 +19,14 @@ from valuebench.errors import UserError
 from valuebench.io import atomic_write_text
 from valuebench.methods.base import Method
 from valuebench.methods.cache import represent_cached
-from valuebench.submissions import (SIMILARITY_SUFFIX, Submission, SubmissionMeta, check_name,
-                                    load_submission, read_similarity_csv)
+from valuebench.submissions import (
+    SIMILARITY_SUFFIX,
+    Submission,
+    SubmissionMeta,
+    check_name,
+    load_submission,
+    read_similarity_csv,
+)
 from valuebench.values import load_value_set
 from valuebench.vectors import Representation, read_vectors, validate, write_safetensors
 

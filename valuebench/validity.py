@@ -48,7 +48,7 @@ from scipy import stats
 
 from valuebench.errors import UserError
 from valuebench.scoring import pair_mask, score
-from valuebench.tasks import MIN_CEILING, BaselineCheck, Ceilings, Estimate, Task, Validity
+from valuebench.tasks import MIN_CEILING, BaselineCheck, Ceilings, Task, Validity
 
 #: the methods that must fail on a valid task: the null and the statement-text baselines
 GATE_BASELINES = ("random", "statement-length", "surface")
@@ -508,7 +508,8 @@ def check_card(task: Task) -> None:
             problems.append(f"symmetric_bound {c.symmetric_bound.value} but the replicate files give {actual}")
     rel = _r4(spearman_brown(c.split_half.value, c.n_replicates))
     if not _close(c.reliability, rel):
-        problems.append(f"reliability {c.reliability} != Spearman-Brown({c.split_half.value}, {c.n_replicates}) = {rel}")
+        problems.append(f"reliability {c.reliability} != "
+                        f"Spearman-Brown({c.split_half.value}, {c.n_replicates}) = {rel}")
     if not _close(c.bound, _r4(math.sqrt(min(c.reliability, 1.0))) if c.reliability else None):
         problems.append(f"bound {c.bound} != sqrt(reliability {c.reliability})")
     for key, fn in (("main_effects_r2", main_effects_r2), ("antisymmetric_share", antisymmetric_share)):

@@ -21,11 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from valuebench.errors import UserError
-from valuebench.io import (atomic_write_bytes, check_size, input_limit, load_json_bytes, one_line,
-                           read_bytes_capped, short_list)
+from valuebench.io import (
+    atomic_write_bytes,
+    check_size,
+    input_limit,
+    load_json_bytes,
+    one_line,
+    read_bytes_capped,
+    short_list,
+)
 
 PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 FORMATS = (".safetensors", ".npz", ".json", ".csv")
@@ -53,7 +59,8 @@ class Representation:
 def validate(rep: Representation, expected_ids: list[str] | None, what: str) -> Representation:
     """Check a representation is usable; raise one clear ``UserError`` naming the first problem."""
     vecs = np.asarray(rep.vectors)
-    if vecs.dtype == object or not np.issubdtype(vecs.dtype, np.number) or np.issubdtype(vecs.dtype, np.complexfloating):
+    if (vecs.dtype == object or not np.issubdtype(vecs.dtype, np.number)
+            or np.issubdtype(vecs.dtype, np.complexfloating)):
         raise UserError(f"{what}: vectors must be real numbers, got dtype {vecs.dtype}")
     if vecs.ndim != 2:
         raise UserError(f"{what}: vectors must be a 2-D array [n_values, dim], got shape {vecs.shape}")

@@ -81,7 +81,8 @@ def _agreement_section(tasks: list[Task]) -> str:
     note = "Spearman rho between tasks over shared values and pairs · grey: no shared pairs"
     fig = heatmap_figure(rho.to_numpy(), list(rho.index), "Task-by-task agreement", colorbar_label="Spearman rho",
                          note=note)
-    return ("<h2>Task agreement</h2>" + html_table(agreement_rows(rho, n_pairs), ["task_a", "task_b", "spearman", "n_pairs"])
+    return ("<h2>Task agreement</h2>"
+            + html_table(agreement_rows(rho, n_pairs), ["task_a", "task_b", "spearman", "n_pairs"])
             + html_figure(fig, note))
 
 
@@ -98,7 +99,8 @@ def _method_section(name: str, value_sets: list[ValueSet], n_seeds: int) -> str:
             fig = value_map_figure(coords, vs.ids, labels, f"{name} on {vs.name}", stress, label_name=label)
             parts.append(html_figure(fig, f"{name} on {vs.name}, coloured by {label or 'nothing'}."))
             if label:
-                rows.append({"value_set": vs.name, **silhouette_analysis(vectors, labels, label, n_seeds=n_seeds).to_dict()})
+                sil = silhouette_analysis(vectors, labels, label, n_seeds=n_seeds)
+                rows.append({"value_set": vs.name, **sil.to_dict()})
     cols = ["value_set", "label", "n_values", "silhouette", "random_mean", "random_p95", "p_value"]
     return "".join(parts[:1]) + html_table(rows, cols) + "".join(parts[1:])
 
@@ -109,7 +111,8 @@ def _scores_section(names: list[str], tasks: list[Task]) -> str:
         for s in evaluate(methods.get_method(name), tasks):
             rows.append({"method": name, "task": s.task.name, "spearman": s.score.spearman, "p_value": s.score.p_value,
                          "ci_low": s.score.ci[0], "ci_high": s.score.ci[1], "ceiling": s.score.ceiling})
-    return "<h2>Scores</h2>" + html_table(rows, ["method", "task", "spearman", "ci_low", "ci_high", "p_value", "ceiling"])
+    cols = ["method", "task", "spearman", "ci_low", "ci_high", "p_value", "ceiling"]
+    return "<h2>Scores</h2>" + html_table(rows, cols)
 
 
 def default_methods() -> list[str]:
@@ -137,7 +140,8 @@ def build_report(tasks: list[Task], value_sets: list[ValueSet], method_names: li
             "<p class=\"note\">Silhouette: cosine, against each value-set label; random = Gaussian vectors of the "
             f"same number and dimension ({n_seeds} seeds) — in high dimension these are nearly orthogonal, so this "
             "null sits near 0 with a narrow spread; p = label-permutation test on the method's own distances, "
-            "the sharper question (is this grouping tighter than an arbitrary one of the same sizes?).</p>", *method_html]
+            "the sharper question (is this grouping tighter than an arbitrary one of the same sizes?).</p>",
+            *method_html]
     if skipped:
         body.append("<h3>Skipped methods</h3>" + html_table(skipped, ["method", "reason"]))
     return html_page("valuebench report: value maps and analysis", "".join(body))

@@ -17,7 +17,14 @@ from valuebench.analysis.agreement import agreement_rows, task_agreement
 from valuebench.analysis.figures import figure_png, heatmap_figure, value_map_figure
 from valuebench.analysis.inputs import check_output, method_vectors, write_output
 from valuebench.analysis.mds import mds_coordinates
-from valuebench.analysis.report import build_report, default_methods, html_figure, html_page, html_table, task_map_figure
+from valuebench.analysis.report import (
+    build_report,
+    default_methods,
+    html_figure,
+    html_page,
+    html_table,
+    task_map_figure,
+)
 from valuebench.analysis.silhouette import silhouette_analysis
 from valuebench.commands.run import add_method_options, method_from_args
 from valuebench.display import add_format_option, print_json, print_table
@@ -68,7 +75,8 @@ def _map(args) -> int:
         coords, stress = mds_coordinates(cosine_similarity(vectors))
         fig = value_map_figure(coords, vs.ids, labels, f"{args.method} on {vs.name}", stress, label_name=label)
         ids, what = vs.ids, f"{args.method} on {vs.name}"
-    rows = [{"value": v, "x": float(c[0]), "y": float(c[1])} for v, c in zip(ids, coords)] if coords is not None else None
+    rows = ([{"value": v, "x": float(c[0]), "y": float(c[1])} for v, c in zip(ids, coords)]
+            if coords is not None else None)
     _save_figure(fig, out, f"Value map: {what}", rows)
     if args.format == "json":
         print_json({"output": str(out), "stress": stress, "what": what})

@@ -96,7 +96,8 @@ def _task_gate(args) -> int:
         if args.write:
             print(f"wrote {task.folder / 'README.md'}")
         elif not up_to_date:
-            print(f"the card is not up to date with this verdict; `valuebench task gate {args.name} --write` rewrites it")
+            print(f"the card is not up to date with this verdict; "
+                  f"`valuebench task gate {args.name} --write` rewrites it")
     return 0 if up_to_date else 1
 
 
@@ -113,7 +114,8 @@ def _task_show(args) -> int:
     print(task.metadata.description.strip(), "\n")
     ids = task.value_set.ids
     rows = [{"value": vid, **{str(j): matrix[i, j] for j in range(len(ids))}} for i, vid in enumerate(ids)]
-    print_table(rows, ["value", *(str(j) for j in range(len(ids)))], title="ground truth M[i, j] (columns in row order)")
+    print_table(rows, ["value", *(str(j) for j in range(len(ids)))],
+                title="ground truth M[i, j] (columns in row order)")
     print(f"noise ceiling (split-half): {task.ceiling} ({task.metadata.noise_ceiling.method})")
     c, v = task.metadata.ceilings, task.metadata.validity
     if c is not None:

@@ -68,7 +68,7 @@ def _run_all(args) -> int:
 
 
 def _run(args) -> int:
-    from valuebench.groundtruth.pipelines import load_subject, run
+    from valuebench.groundtruth.pipelines import run
 
     _check(args)
     if args.kind == "all":
@@ -108,7 +108,8 @@ def register(sub) -> None:
                    help="dpo: the published measure (default margin: mean change of the follow-minus-violate "
                         "margin); the others are written as companions")
     p.add_argument("--dpo-eval-per-value", type=int,
-                   help="dpo: scenarios of each other value scored per unit (default: its whole fold); a compute budget")
+                   help="dpo: scenarios of each other value scored per unit (default: its whole fold); "
+                        "a compute budget")
     p.add_argument("--dpo-gate-z", type=float, help="dpo: a row is kept only if the trained value's own shift is "
                                                     "this many standard errors above 0 (default 2; 0 turns the "
                                                     "gate off, for smoke runs)")

@@ -12,7 +12,6 @@ from valuebench.paths import REPO_ROOT
 
 def _build(args) -> int:
     from valuebench.board_build import build
-
     from valuebench.integrity import private_task_dirs
 
     out = Path(args.output)

@@ -10,8 +10,7 @@ from valuebench.commands.run import method_from_args
 from valuebench.display import add_format_option, print_json, print_table
 from valuebench.errors import UserError
 from valuebench.submissions import check_all
-from valuebench.submit import (method_meta, push_submission, read_vector_files, represent_value_sets,
-                               write_submission)
+from valuebench.submit import method_meta, push_submission, read_vector_files, represent_value_sets, write_submission
 from valuebench.values import list_value_sets
 
 DEFAULT_ROOT = "submissions"

@@ -46,8 +46,10 @@ def metadata(name, spec, vs, lm, pairs, ceiling, config, wall, compute=(0.0, 0, 
         "model": {"name": lm.name, "revision": str(lm.revision)},
         "description": DESCRIPTIONS[spec.kind], "main_score": "spearman", "pairs": pairs,
         "symmetric": spec.kind == "judges", "reference": "https://github.com/andyjliu/conflictscope (scenario format)",
-        "license": LICENSE, "noise_ceiling": ceiling, "ceilings": {"independent": independent_estimate(spec.kind, ceiling)},
-        "provenance": {"pipeline": f"valuebench groundtruth {spec.kind}", "config": json.loads(json.dumps(config, default=str)),
+        "license": LICENSE, "noise_ceiling": ceiling,
+        "ceilings": {"independent": independent_estimate(spec.kind, ceiling)},
+        "provenance": {"pipeline": f"valuebench groundtruth {spec.kind}",
+                       "config": json.loads(json.dumps(config, default=str)),
                        "date": today(), "command": reproduce_command(spec, vs.name),
                        "hardware": hardware(), "wall_time_s": _compute_s(wall, compute)},
         "pretty_name": pretty_name(TASK_TYPES[spec.kind], lm.name, vs.name),
@@ -59,10 +61,11 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
     n_train = len(train) // max(len(vs), 1)
     n_hold = len(holdout) // max(len(vs), 1)
     recipe = {
-        "steering": (f"For each value i, {spec.n_phrasings} steering system prompts built from its statement; a neutral "
-                     "'You are a helpful assistant.' prompt for a(0,j)." if spec.placement == "system" else
-                     f"For each value i, {spec.n_phrasings} steering requests built from its statement and put at the start "
-                     "of the user's message (default system prompt); a neutral 'Please answer my message below.' for "
+        "steering": (f"For each value i, {spec.n_phrasings} steering system prompts built from its statement; "
+                     "a neutral 'You are a helpful assistant.' prompt for a(0,j)." if spec.placement == "system" else
+                     f"For each value i, {spec.n_phrasings} steering requests built from its statement "
+                     "and put at the start of the user's message (default system prompt); "
+                     "a neutral 'Please answer my message below.' for "
                      "a(0,j).") + " For each holdout scenario the model's margin is "
                     "the mean per-token log-prob of the follow reply minus that of the violate reply, averaged over "
                     "phrasings; a(i,j) is the share of value j's holdout scenarios with margin > 0.",
@@ -73,7 +76,8 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
                       "upholds value i, in phrasing r (3 phrasings); the judge score is log p(Yes) - log p(No). "
                       "J(i, j) = mean over value j's fold-r scenarios of score_i(follow) - score_i(violate); the "
                       "published M is the mean over replicates of J minus its additive row + column fit.",
-        "dpo": f"Every value's scenarios (train and holdout) are dealt into {result.get('settings', {}).get('replicates', 3)} "
+        "dpo": "Every value's scenarios (train and holdout) are dealt into "
+               f"{result.get('settings', {}).get('replicates', 3)} "
                "disjoint folds. Replicate r trains value i with TRL DPOTrainer (LoRA) on fold r of value i "
                f"(seed {spec.seed} + r), and measures every other value j on fold r of value j against the base "
                "model on the same scenarios, so replicates share no training data, evaluation scenarios or base "
@@ -122,7 +126,8 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
     if spec.card_notes:
         lines += ["", "## Recipe history", *[f"- {note}" for note in spec.card_notes]]
     if "timing" in result:
-        lines += ["", "## Cost", f"- DPO training per value and replicate: {result['timing']['train_s_per_value']:.0f} s; "
+        lines += ["", "## Cost",
+                  f"- DPO training per value and replicate: {result['timing']['train_s_per_value']:.0f} s; "
                   f"evaluation on every holdout scenario: {result['timing']['eval_s_per_value']:.0f} s; "
                   f"share of training time inside forward/loss/backward steps: "
                   f"{result['timing']['step_share_of_train']:.0%} (the rest: tokenizing, reference log-probs, "

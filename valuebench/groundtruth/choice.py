@@ -3,9 +3,9 @@
 Every ground-truth pipeline asks the same question thousands of times: given this conversation, how
 likely is each of a few continuations? Scenario margins go through ``valuebench.lm.response_logprobs``;
 judges need something it does not do: many different questions after one shared reply, and the
-next-token distribution ("Yes"/"No") after each. The prompt is the expensive part and is shared, so it is run once with a KV cache and every
-continuation is run on top of it, the cache cropped back between continuations. On this CPU that saves
-40-80% of the forward work over scoring each full sequence; ``tests/test_groundtruth.py`` checks the result
+next-token distribution ("Yes"/"No") after each. The prompt is the expensive part and is shared, so it is run once
+with a KV cache and every continuation is run on top of it, the cache cropped back between continuations. On this CPU
+that saves 40-80% of the forward work over scoring each full sequence; ``tests/test_groundtruth.py`` checks the result
 equals the plain full-sequence computation.
 """
 
@@ -53,7 +53,7 @@ def _score_batch(model, prefixes, continuations, next_ids, pad, want_tokens: boo
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
     first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
-    cache, width = out.past_key_values, ids.shape[1]
+    cache = out.past_key_values
     lengths = mask.sum(-1)
     B, K = len(prefixes), len(continuations[0])
     sums, counts = np.zeros((B, K)), np.zeros((B, K))
@@ -77,8 +77,8 @@ def _score_batch(model, prefixes, continuations, next_ids, pad, want_tokens: boo
         logits = out.logits.float()
         if want_tokens:
             lp = torch.log_softmax(logits[:, :-1], dim=-1) if L > 1 else logits[:, :0]
-            tok_lp = torch.cat([first.gather(1, cids[:, :1]),
-                                lp.gather(2, cids[:, 1:, None])[..., 0]], dim=1) if L > 1 else first.gather(1, cids[:, :1])
+            tok_lp = (torch.cat([first.gather(1, cids[:, :1]), lp.gather(2, cids[:, 1:, None])[..., 0]], dim=1)
+                      if L > 1 else first.gather(1, cids[:, :1]))
             tok_lp = tok_lp * cmask
             sums[:, k] = tok_lp.sum(1).cpu().numpy()
             counts[:, k] = cmask.sum(1).cpu().numpy()

@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
@@ -170,7 +169,8 @@ def run(spec: RunSpec, lm=None) -> Path:
         ("-mcq" if spec.choice == "mcq" else "")
     name = spec.task_name or f"{TASK_TYPES[spec.kind]}{variant}-{_short_model(lm)}-{vs.name}"
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(spec).items()
-              if k not in {"output", "work_dir", "task_version", "card_notes"} and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}
+              if k not in {"output", "work_dir", "task_version", "card_notes"}
+              and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}
     config.update({"data_sha256": data_hash, "model_revision": lm.revision})
     work = Workdir(spec.work_dir or Path(spec.output) / ".work" / name, config)
     start = time.perf_counter()
@@ -208,7 +208,8 @@ def carried_history(folder: Path) -> tuple[str, ...]:
 
 
 def hardware() -> str:
-    return f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}"
+    threads = os.environ.get("OMP_NUM_THREADS", "default")
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {threads}"
 
 
 def today() -> dt.date:

@@ -14,8 +14,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from valuebench.lm.batching import (base_model, decoder_layers, encode_pair, layer_hidden, left_pad,
-                                    length_sorted_batches)
+from valuebench.lm.batching import (
+    base_model,
+    decoder_layers,
+    encode_pair,
+    layer_hidden,
+    left_pad,
+    length_sorted_batches,
+)
 from valuebench.lm.loading import LM
 
 

@@ -22,7 +22,8 @@ from valuebench.vectors import Representation
 @dataclasses.dataclass
 class ActivationDiff(Method):
     name = "activation-diff"
-    description = "Mean response activation on response_follow minus response_violate over each value's train scenarios."
+    description = ("Mean response activation on response_follow minus response_violate "
+                   "over each value's train scenarios.")
     needs_llm = True
     cacheable = True
     model: str = EMBEDDED_DEFAULT
@@ -36,7 +37,8 @@ class ActivationDiff(Method):
 
         start = time.perf_counter()
         lm = load_lm(self.model)
-        layer = lm.check_layer(self.layer) if self.layer is not None else min(lm.n_layers - 1, round(2 * lm.n_layers / 3))
+        layer = (lm.check_layer(self.layer) if self.layer is not None
+                 else min(lm.n_layers - 1, round(2 * lm.n_layers / 3)))
         convs, resps, owner = [], [], []
         for vi, vid in enumerate(value_set.ids):
             for sc in value_scenarios(value_set, vid, "train", self.n_scenarios):

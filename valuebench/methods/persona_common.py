@@ -14,8 +14,8 @@ import numpy as np
 from valuebench.errors import UserError
 from valuebench.lm.activations import response_activations
 from valuebench.lm.generation import generate
-from valuebench.lm.logprobs import response_logprobs
 from valuebench.lm.loading import LM
+from valuebench.lm.logprobs import response_logprobs
 from valuebench.lm.steering import SteerSpec
 from valuebench.methods.persona_prompts import system_prompts
 from valuebench.scenarios import load_scenarios

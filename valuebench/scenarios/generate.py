@@ -63,7 +63,8 @@ def judge_keeps(lm, value: Value, records: list[dict], rng: np.random.Generator)
     flips = rng.random(len(records)) < 0.5
     prefixes = []
     for rec, flip in zip(records, flips):
-        a, b = (rec["response_violate"], rec["response_follow"]) if flip else (rec["response_follow"], rec["response_violate"])
+        a, b = ((rec["response_violate"], rec["response_follow"]) if flip
+                else (rec["response_follow"], rec["response_violate"]))
         msg = JUDGE.format(statement=value.statement, user=rec["user_prompt"], a=a, b=b)
         prefixes.append(prompt_ids(tok, [{"role": "user", "content": msg}]))
     letters = [tok("A", add_special_tokens=False)["input_ids"][0], tok("B", add_special_tokens=False)["input_ids"][0]]
