@@ -183,14 +183,22 @@ def test_recipe_history_is_card_text_carried_to_the_next_measurement(tmp_path):
     assert carried_history(tmp_path / "t") == ("one", "two") and carried_history(tmp_path / "none") == ()
 
 
-def test_groundtruth_all_reruns_only_the_default_benchmark(capsys):
+def test_groundtruth_all_reruns_the_default_benchmark_from_its_units(tmp_path, capsys):
+    """`all` re-runs the command recorded in every default-benchmark card; with the committed work units in
+    place nothing is retrained and the published matrices come out byte for byte."""
     from valuebench.paths import tasks_dir
     from valuebench.tasks import discover
 
-    if any(t.in_default_benchmark for t in discover().values() if t.folder.parent == tasks_dir()):
-        pytest.skip("a shipped task passes the gate: `all` would re-measure it (hours)")
-    assert main(["groundtruth", "all"]) == 0
-    assert "nothing to re-measure" in capsys.readouterr().out
+    shipped = [t for t in discover().values() if t.folder.parent == tasks_dir() and t.in_default_benchmark]
+    assert shipped, "the default benchmark is empty"
+    for task in shipped:
+        shutil.copytree(tasks_dir() / ".work" / task.name, tmp_path / ".work" / task.name)
+    assert main(["groundtruth", "all", "--output", str(tmp_path)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    for task in shipped:
+        assert f"{task.name}: valuebench groundtruth" in out
+        for name in ("matrix.csv", *(r.path for r in task.metadata.replicates)):
+            assert (tmp_path / task.name / name).read_bytes() == (task.folder / name).read_bytes(), name
 
 
 def test_bad_input_exit_2(tmp_path, capsys):

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import platform
 
-from valuebench.groundtruth.publish import matrix_frame
+from valuebench.groundtruth.matrix import matrix_frame
+
+TASK_TYPES = {"steering": "prompt-steering", "dpo": "dpo-generalization", "judges": "judge-agreement",
+              "separation": "judge-separation"}
+
+
+def hardware() -> str:
+    threads = os.environ.get("OMP_NUM_THREADS", "default")
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {threads}"
+
+
+def today() -> dt.date:
+    return dt.date.today()
 
 DESCRIPTIONS = {
     "steering": "How much a system prompt pointing at value i raises the model's preference for upholding value j "
@@ -39,7 +54,6 @@ def _compute_s(wall: float, compute: tuple) -> float | None:
 
 
 def metadata(name, spec, vs, lm, pairs, ceiling, config, wall, compute=(0.0, 0, 1, 0)) -> dict:
-    from valuebench.groundtruth.pipelines import TASK_TYPES, hardware, today
 
     return {
         "name": name, "version": spec.task_version, "type": TASK_TYPES[spec.kind], "value_set": vs.name,

@@ -9,6 +9,7 @@ training on (or prompting toward) value i closed. Two edge cases, stated in ever
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from valuebench.scoring import split_half_ceiling
 
@@ -83,3 +84,9 @@ def main_effects_share(m: np.ndarray) -> float | None:
     design[np.arange(y.size), n + cols] = 1
     beta = np.linalg.lstsq(design, y, rcond=None)[0]
     return float(1 - np.var(y - design @ beta) / np.var(y))
+
+
+def matrix_frame(matrix: np.ndarray, value_ids: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(np.asarray(matrix, dtype=float), index=value_ids, columns=value_ids)
+    frame.index.name = "value_id"
+    return frame

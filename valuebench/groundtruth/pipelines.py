@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -15,6 +12,7 @@ from tqdm.auto import tqdm
 
 from valuebench.errors import UserError
 from valuebench.groundtruth import cards, judges, steering
+from valuebench.groundtruth.cards import TASK_TYPES, hardware
 from valuebench.groundtruth.choice import scenario_margins
 from valuebench.groundtruth.matrix import ceiling_summary, resampled_ceiling
 from valuebench.groundtruth.publish import write_task
@@ -49,8 +47,6 @@ class RunSpec:
 #: default, so existing folders still resume (a work folder refuses any other configuration change)
 LATER_DEFAULTS = {"placement": "system", "choice": "logprob"}
 
-TASK_TYPES = {"steering": "prompt-steering", "dpo": "dpo-generalization", "judges": "judge-agreement",
-              "separation": "judge-separation"}
 
 
 def _short_model(lm) -> str:
@@ -205,12 +201,3 @@ def carried_history(folder: Path) -> tuple[str, ...]:
         return ()
     found = re.search(r"^## Recipe history\n(.*?)(?=^## |\Z)", card.read_text(encoding="utf-8"), re.S | re.M)
     return tuple(line[2:].strip() for line in found.group(1).splitlines() if line.startswith("- ")) if found else ()
-
-
-def hardware() -> str:
-    threads = os.environ.get("OMP_NUM_THREADS", "default")
-    return f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {threads}"
-
-
-def today() -> dt.date:
-    return dt.date.today()

@@ -14,18 +14,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from valuebench.errors import UserError
+from valuebench.groundtruth.matrix import matrix_frame
 from valuebench.io import atomic_write_text, sha256_file, split_front_matter
 from valuebench.tasks import Task, TaskMetadata, load_task_card
-
-
-def matrix_frame(matrix: np.ndarray, value_ids: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(np.asarray(matrix, dtype=float), index=value_ids, columns=value_ids)
-    frame.index.name = "value_id"
-    return frame
 
 
 def _dump(front: dict, body: str) -> str:
