@@ -20,9 +20,9 @@ N_SUBMISSIONS = 1000
 
 def _reference_seconds(subs_root: Path, n_sample: int = 20) -> float:
     """Per-submission ``score_similarity`` on a sample, scaled to all submissions and tasks."""
+    from valuebench.benchmarks import get_tasks
     from valuebench.evaluate import score_similarity
     from valuebench.submissions import discover, load_submission
-    from valuebench.tasks import get_tasks
 
     tasks = get_tasks()
     folders = discover(subs_root)[:n_sample]

@@ -33,10 +33,10 @@ def _loop_reference(similarity, truth, mask, seed=0):
 
 
 def run() -> list[dict]:
+    from valuebench.benchmarks import get_tasks
     from valuebench.evaluate import evaluate
     from valuebench.methods import get_method
     from valuebench.scoring import pair_mask
-    from valuebench.tasks import get_tasks
     from valuebench.vectors import cosine_similarity
 
     if not get_tasks():  # before real tasks exist, measure on the test fixture

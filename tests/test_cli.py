@@ -80,8 +80,8 @@ def test_evaluate_json_and_results_file(capsys, tmp_path):
     saved = json.loads(files[0].read_text())
     assert saved["schema_version"] == 1 and len(saved["similarity"]) == 9
     # the stored similarity matrix reproduces the score
+    from valuebench.benchmarks import get_task
     from valuebench.scoring import score
-    from valuebench.tasks import get_task
     task = get_task("fixture-constraints")
     again = score(np.array(saved["similarity"]), task.matrix, ceiling=task.ceiling, n_permutations=200,
                   n_bootstrap=200)

@@ -26,7 +26,7 @@ from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from valuebench import hub, integrity, submissions, tasks
+from valuebench import benchmarks, hub, integrity, submissions, tasks
 from valuebench.board_build import build
 from valuebench.cli import main
 from valuebench.errors import UserError
@@ -224,7 +224,7 @@ def good_npz(seed=0) -> bytes:
 
 
 def leaked_similarity(task_name="fixture-constraints") -> bytes:
-    task = tasks.get_task(task_name)
+    task = benchmarks.get_task(task_name)
     m = np.nan_to_num(task.matrix, nan=0.0)
     sim = (m + m.T) / 2
     np.fill_diagonal(sim, 1.0)
@@ -295,7 +295,7 @@ def test_copied_answer_is_flagged_and_unranked(hostile_root, tmp_path, capsys):
 
 def test_task_bound_prefers_ceilings_bound():
     """ceilings.bound when the card has it, else sqrt(Spearman-Brown), else Spearman-Brown of the split half."""
-    task = tasks.get_task("fixture-constraints")
+    task = benchmarks.get_task("fixture-constraints")
 
     class Ceilings:
         bound = 0.5
@@ -445,7 +445,7 @@ def test_app_submit_defences(tmp_path):
 
     pending = tmp_path / "pending"
     limiter = board_view.RateLimiter(limit=3, window=600, global_limit=100)
-    check = app._checker(tasks.get_tasks(), [])
+    check = app._checker(benchmarks.get_tasks(), [])
     ok = app.submit_upload("first", upload_files(tmp_path, "first"), pending, limiter=limiter, client="1.2.3.4",
                            check=check)
     assert "Valid" in ok
@@ -667,7 +667,7 @@ def test_app_checks_uploads_against_every_published_task():
     import app
 
     published, _ = app._tasks_for_checks()
-    assert {t.name for t in published} >= {t.name for t in tasks.get_tasks()} | {"fixture-constraints"}
+    assert {t.name for t in published} >= {t.name for t in benchmarks.get_tasks()} | {"fixture-constraints"}
 
 
 def test_hub_snapshot_with_a_text_cell_is_a_user_error(tmp_path):

@@ -15,7 +15,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from test_cli import run
 
 from valuebench import hub
-from valuebench.tasks import get_task
+from valuebench.benchmarks import get_task
 
 FIXTURE = FIXTURES / "tasks" / "fixture-constraints"
 REPO = "test-org/fixture-constraints"

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from valuebench.benchmarks import get_task
 from valuebench.board import tied_with_leader
 from valuebench.board_build import build
 from valuebench.board_scoring import jack_width, score_many
@@ -19,7 +20,6 @@ from valuebench.methods import get_method
 from valuebench.scoring import score
 from valuebench.submissions import load_submission
 from valuebench.submit import method_meta, represent_value_sets, write_submission
-from valuebench.tasks import get_task
 
 REPO = Path(__file__).parent.parent
 sys.path.insert(0, str(REPO / "leaderboard"))

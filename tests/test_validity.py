@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import FIXTURES, REPO
 
-from valuebench import methods, tasks
+from valuebench import benchmarks, methods, tasks
 from valuebench.cli import main
 from valuebench.errors import UserError
 from valuebench.groundtruth.cards import pretty_name
@@ -131,7 +131,7 @@ def test_task_gate_command_checks_and_rewrites(tmp_path, monkeypatch, capsys):
     assert main(["task", "gate", "fixture-copy", "--write"]) == 0
     capsys.readouterr()
     assert main(["task", "gate", "fixture-copy"]) == 0
-    tasks.get_task("fixture-copy").verify()
+    benchmarks.get_task("fixture-copy").verify()
     assert "## Validity" in card.read_text()
 
 
@@ -183,7 +183,7 @@ def test_tfidf_scores_identically_on_every_route(tmp_path, tmp_cache):
     from valuebench.submissions import check_all
     from valuebench.submit import method_meta, represent_value_sets, write_submission
 
-    task = tasks.get_task("dpo-generalization-smollm2-135m-constraints-9")
+    task = benchmarks.get_task("dpo-generalization-smollm2-135m-constraints-9")
     by_name = evaluate(get_method("tfidf"), [task], output_dir=tmp_path / "results")[0].score
     assert main(["represent", "--method", "tfidf", "--value-set", "constraints-9",
                  "--output", str(tmp_path / "v.safetensors")]) == 0

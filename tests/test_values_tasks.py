@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from conftest import FIXTURES, REPO
 
-from valuebench import tasks
+from valuebench import benchmarks, tasks
 from valuebench.errors import UserError
 from valuebench.values import list_value_sets, load_value_set, load_value_set_file
 
@@ -114,8 +114,8 @@ def test_low_ceiling_task_runs_only_when_named(tmp_path, monkeypatch):
     verdict, _ = rewrite_card(tasks.load_task_card(dst / "README.md"),
                               overrides={"independent": estimate(0.15, "synthetic, for this test")})
     assert verdict.validity.verdict == "fail" and "independent ceiling 0.15 is below 0.3" in verdict.reasons
-    default = {t.name for t in tasks.get_tasks()}
+    default = {t.name for t in benchmarks.get_tasks()}
     assert "fixture-constraints" in default and "fixture-low" not in default
-    assert [t.name for t in tasks.get_tasks(["fixture-low"])] == ["fixture-low"]
-    assert tasks.get_task("fixture-low").in_default_benchmark is False
-    assert "fixture-low" in {t.name for t in tasks.get_tasks(["all"])}
+    assert [t.name for t in benchmarks.get_tasks(["fixture-low"])] == ["fixture-low"]
+    assert benchmarks.get_task("fixture-low").in_default_benchmark is False
+    assert "fixture-low" in {t.name for t in benchmarks.get_tasks(["all"])}

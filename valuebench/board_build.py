@@ -34,11 +34,12 @@ import numpy as np
 import pandas as pd
 
 from valuebench import __version__, integrity
+from valuebench.benchmarks import get_tasks
 from valuebench.board import aggregate_view, build_table, score_submissions
 from valuebench.errors import UserError
 from valuebench.io import atomic_write_bytes, atomic_write_json, one_line
 from valuebench.submissions import Submission, check_all
-from valuebench.tasks import Task, get_tasks
+from valuebench.tasks import Task
 from valuebench.values import load_value_set
 
 FIGURES = "figures"

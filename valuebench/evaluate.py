@@ -35,9 +35,9 @@ def score_similarity(similarity: np.ndarray, task: Task, *, n_permutations: int 
 def rescore_result(path: Path) -> tuple[Result, Score, Task]:
     """Recompute a results file's score from the similarity matrix it stores and the task it names (the same
     version: the ground-truth sha256 must match). Returns (stored result, recomputed score, task)."""
+    from valuebench.benchmarks import get_task
     from valuebench.errors import UserError
     from valuebench.results import read_result
-    from valuebench.tasks import get_task
 
     result = read_result(path)
     ref = result.task.source or result.task.name

@@ -23,7 +23,7 @@ from valuebench import tasks as _tasks
 from valuebench.errors import UserError, did_you_mean
 from valuebench.io import check_size, one_line, read_text_capped, safe_load_yaml
 from valuebench.paths import tasks_dir
-from valuebench.tasks import Task, discover, get_task, load_task_card
+from valuebench.tasks import Task, discover, load_task_card
 
 REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?"
                      r"/[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$")
@@ -176,8 +176,8 @@ def push_task(name: str, repo: str, *, private: bool = False, token: str | None 
     would lend it credibility. The token comes from HF_TOKEN / the login file unless passed."""
     if not REPO_RE.match(repo):
         raise UserError(f"--repo must look like ORG/NAME, got {repo!r}")
-    task = get_task(name)
-    task.verify()  # explicit, whatever get_task does: this is the guarantee push makes
+    task = resolve(name)
+    task.verify()  # explicit, whatever resolve does: this is the guarantee push makes
     if offline():
         raise UserError(f"cannot push task {task.name}: offline mode is on (HF_HUB_OFFLINE=1)")
     from huggingface_hub import HfApi, get_token

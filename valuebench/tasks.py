@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from valuebench.ceilings import MIN_CEILING, check_card
 from valuebench.errors import UserError
 from valuebench.io import sha256_file, split_front_matter
 from valuebench.paths import extra_task_dirs, tasks_dir
@@ -41,8 +42,6 @@ class DataFile(_Strict):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-#: tasks whose noise ceiling is lower are too unreliable to rank methods: kept, but run only when named
-MIN_CEILING = 0.3
 
 
 class NoiseCeiling(_Strict):
@@ -207,11 +206,9 @@ class Task:
 
     def verify(self) -> list[Path]:
         """sha256-check every data file, then check the card's ceilings and verdict against them
-        (``validity.check_card``), eagerly: resolution and pushing call this so a corrupted copy or a stale
+        (``ceilings.check_card``), eagerly: resolution and pushing call this so a corrupted copy or a stale
         card fails before it is scored or uploaded, not on first use."""
         paths = self.verify_files()
-        from valuebench.validity import check_card  # imported here: validity imports this module
-
         check_card(self)
         return paths
 
@@ -333,35 +330,3 @@ def discover() -> dict[str, Task]:
                 raise UserError(f"duplicate task name {task.name!r}: {found[task.name].folder} and {task.folder}")
             found[task.name] = task
     return found
-
-
-def get_task(name: str) -> Task:
-    """A packaged task by name, or a Hub reference ``ORG/NAME@REVISION`` / an index entry of
-    ``tasks/hub.yaml``; see ``valuebench.hub.resolve`` (imported here because it imports this module)."""
-    from valuebench.hub import resolve
-
-    return resolve(name)
-
-
-def get_tasks(names: list[str] | None = None, *, value_set: str | None = None,
-              type: str | None = None) -> list[Task]:
-    """Named tasks (``["all"]``: every current task, gated or not), else the default benchmark: the tasks whose
-    card carries a passing validity verdict (``Task.in_default_benchmark``), each verified."""
-    tasks = discover()
-    if names == ["all"]:
-        selected = [t for t in tasks.values() if t.metadata.superseded_by is None]
-        for t in selected:
-            t.verify()
-    elif names:
-        from valuebench.hub import resolve
-
-        selected = [resolve(n, packaged=tasks) for n in names]
-    else:
-        selected = [t for t in tasks.values() if t.metadata.superseded_by is None and t.in_default_benchmark]
-        for t in selected:
-            t.verify()
-    if value_set:
-        selected = [t for t in selected if t.metadata.value_set == value_set]
-    if type:
-        selected = [t for t in selected if t.metadata.type == type]
-    return selected

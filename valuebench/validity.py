@@ -44,22 +44,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
+from valuebench.ceilings import (
+    MIN_CEILING,
+    antisymmetric_share,
+    baseline_passed,
+    decide,
+    main_effects_r2,
+    masked_spearman,
+    r4,
+    replicate_agreement,
+    spearman_brown,
+    symmetric_bound,
+    symmetric_part,
+)
 from valuebench.errors import UserError
 from valuebench.scoring import pair_mask, score
-from valuebench.tasks import MIN_CEILING, BaselineCheck, Ceilings, Task, Validity
+from valuebench.tasks import BaselineCheck, Ceilings, Task, Validity
 
 #: the methods that must fail on a valid task: the null and the statement-text baselines
 GATE_BASELINES = ("random", "statement-length", "surface")
-SIGNIFICANCE = 0.05
-#: a baseline at or above this fraction of the bound fails the gate even when not significant
-BASELINE_FRACTION = 0.5
 GATE_PERMUTATIONS = 1000
 GATE_SEED = 0
 N_SPLITS = 100
-#: card numbers are rounded to 4 decimals; recomputed numbers must agree within this
-TOLERANCE = 6e-4
 GATE_VERSION = 1
 
 
@@ -67,72 +74,25 @@ GATE_VERSION = 1
 # ceilings from matrices
 
 
-def spearman_brown(r: float | None, k: int) -> float | None:
-    """Reliability of the mean of k replicates whose pairwise agreement is r (undefined for r <= 0)."""
-    if r is None or not math.isfinite(r) or r <= 0 or k < 1:
-        return None
-    return k * r / (1 + (k - 1) * r)
 
 
-def _rho(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
-    valid = mask & np.isfinite(a) & np.isfinite(b)
-    x, y = a[valid], b[valid]
-    if valid.sum() < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:  # constant: no ranking to agree on
-        return float("nan")
-    return float(stats.spearmanr(x, y).statistic)
 
 
-def replicate_agreement(replicates: list[np.ndarray], pairs: str) -> float:
-    """Mean Spearman over all pairs of replicate matrices (the split-half ceiling of those files)."""
-    mask = pair_mask(len(replicates[0]), pairs)
-    rhos = [_rho(replicates[a], replicates[b], mask)
-            for a in range(len(replicates)) for b in range(a + 1, len(replicates))]
-    return float(np.nanmean(rhos)) if np.isfinite(rhos).any() else float("nan")
 
 
-def symmetric_part(m: np.ndarray) -> np.ndarray:
-    """(M + M^T)/2, keeping M where the mirror cell is missing."""
-    m = np.asarray(m, dtype=float)
-    return np.where(np.isnan(m.T), m, np.where(np.isnan(m), m.T, (m + m.T) / 2))
 
 
-def symmetric_bound(replicates: list[np.ndarray], pairs: str) -> float:
-    """Cross-validated reach of a symmetric predictor: rho((R_a + R_a^T)/2, R_b) averaged over ordered pairs
-    of distinct replicates. For symmetric tasks it equals the split-half agreement."""
-    mask = pair_mask(len(replicates[0]), pairs)
-    rhos = [_rho(symmetric_part(replicates[a]), replicates[b], mask)
-            for a in range(len(replicates)) for b in range(len(replicates)) if a != b]
-    return float(np.nanmean(rhos)) if np.isfinite(rhos).any() else float("nan")
 
 
-def antisymmetric_share(m: np.ndarray) -> float | None:
-    """Share of the variance of the off-diagonal cells (those whose mirror is measured too) that lies in the
-    antisymmetric part (M - M^T)/2: sum A^2 / sum (M - mean)^2. Zero for symmetric matrices."""
-    m = np.asarray(m, dtype=float)
-    both = ~np.eye(len(m), dtype=bool) & np.isfinite(m) & np.isfinite(m.T)
-    if both.sum() < 3:
-        return None
-    centred = m[both] - m[both].mean()
-    total = float((centred**2).sum())
-    if total == 0:
-        return None
-    anti = ((m - m.T) / 2)[both]
-    return float((anti**2).sum() / total)
 
 
-def main_effects_r2(m: np.ndarray) -> float | None:
-    from valuebench.groundtruth.matrix import main_effects_share
-
-    return main_effects_share(m)
 
 
-def _r4(x: float | None) -> float | None:
-    return round(float(x), 4) if x is not None and math.isfinite(x) else None
 
 
 def estimate(value: float | None, how: str, *, sd: float | None = None, n_splits: int | None = None,
              reason: str | None = None) -> dict:
-    return {"value": _r4(value), "sd": _r4(sd), "n_splits": n_splits, "how": how, "reason": reason}
+    return {"value": r4(value), "sd": r4(sd), "n_splits": n_splits, "how": how, "reason": reason}
 
 
 def ceilings(task: Task, *, independent: dict | None = None, split_half: dict | None = None,
@@ -165,9 +125,9 @@ def ceilings(task: Task, *, independent: dict | None = None, split_half: dict | 
     k = len(reps) if reps else (meta.noise_ceiling.n_replicates or 0)
     rel = spearman_brown(split_half["value"], k) if k else None
     return {"split_half": split_half, "independent": independent, "n_replicates": k,
-            "reliability": _r4(rel), "bound": _r4(math.sqrt(min(rel, 1.0))) if rel else None,
-            "symmetric_bound": symmetric, "main_effects_r2": _r4(main_effects_r2(task.matrix)),
-            "antisymmetric_share": _r4(antisymmetric_share(task.matrix))}
+            "reliability": r4(rel), "bound": r4(math.sqrt(min(rel, 1.0))) if rel else None,
+            "symmetric_bound": symmetric, "main_effects_r2": r4(main_effects_r2(task.matrix)),
+            "antisymmetric_share": r4(antisymmetric_share(task.matrix))}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -230,7 +190,7 @@ def independent_dpo(base: dict[str, float], runs: dict[tuple[int, str], dict[str
                             if i != j and (r, vi) in runs:
                                 m[i, j] = shift(runs[(r, vi)], base, halves[vj][h])
                     mats.append(m)
-                rhos.append(_rho(mats[0], mats[1], mask))
+                rhos.append(masked_spearman(mats[0], mats[1], mask))
         out.append(np.nanmean(rhos))
     out = np.array(out)
     finite = out[np.isfinite(out)]
@@ -272,8 +232,8 @@ def independent_prompted(margins: dict[str, dict[str, float]], value_ids: list[s
     ind, sym = [], []
     for k in range(n_splits):
         a, b = _prompted_halves(margins, value_ids, seed + k, measure)
-        ind.append(_rho(a, b, mask))
-        pair = [_rho(symmetric_part(a), b, mask), _rho(symmetric_part(b), a, mask)]
+        ind.append(masked_spearman(a, b, mask))
+        pair = [masked_spearman(symmetric_part(a), b, mask), masked_spearman(symmetric_part(b), a, mask)]
         sym.append(np.mean([r for r in pair if np.isfinite(r)]) if np.isfinite(pair).any() else np.nan)
 
     def summary(values, how):
@@ -400,39 +360,8 @@ def random_null_p95(task: Task, n_draws: int = 1000, dim: int = 256, seed: int =
     return float(np.quantile(observed_spearman(sims, m, valid), 0.95))
 
 
-def decide(c: Ceilings, baselines: list[BaselineCheck]) -> tuple[bool, list[str], str | None, float | None]:
-    """The rule, on numbers only: (passed, reasons, which ceiling was used, its value). ``check_card`` re-runs it
-    on a card's stored numbers, so a hand-edited verdict is caught."""
-    reasons = []
-    ind = c.independent
-    if ind.value is not None:
-        used, value = "independent", ind.value
-    elif ind.reason and "not measured" not in ind.reason:
-        used, value = "split_half", c.split_half.value
-    else:
-        used, value = None, None
-    if used is None:
-        reasons.append("no independent ceiling: replicates sharing no training data, evaluation scenarios or "
-                       "base-rate estimate were not measured")
-    elif value is None or value < MIN_CEILING:
-        reasons.append(f"{used.replace('_', '-')} ceiling {value} is below {MIN_CEILING}")
-    half_bound = None if c.bound is None else BASELINE_FRACTION * c.bound
-    for b in baselines:
-        if not b.passed:
-            why = []
-            if b.p_value is not None and b.p_value < SIGNIFICANCE:
-                why.append(f"p = {b.p_value:.3f} < {SIGNIFICANCE}")
-            if b.spearman is not None and (half_bound is None or b.spearman >= half_bound):
-                why.append(f"rho = {b.spearman:.3f} >= bound/2 = {half_bound:.3f}" if half_bound is not None
-                           else "the task has no bound")
-            reasons.append(f"baseline `{b.method}` {' and '.join(why) if why else 'failed'}")
-    return not reasons, reasons, used, value
 
 
-def _baseline_passed(rho: float | None, p: float | None, bound: float | None) -> bool:
-    if rho is None or p is None or not math.isfinite(rho):
-        return True  # an undefined score (constant similarity) predicts nothing
-    return p >= SIGNIFICANCE and bound is not None and rho < BASELINE_FRACTION * bound
 
 
 def gate(task: Task, *, ceilings_override: dict | None = None, work_dir: Path | None = None) -> Verdict:
@@ -458,15 +387,15 @@ def gate(task: Task, *, ceilings_override: dict | None = None, work_dir: Path | 
     for name in GATE_BASELINES:
         s = score(baseline_similarity(name, task), task.matrix, pairs=task.metadata.pairs,
                   n_permutations=GATE_PERMUTATIONS, seed=GATE_SEED, bound=c.bound)
-        rho = _r4(s.spearman)
-        p = _r4(s.p_value)
+        rho = r4(s.spearman)
+        p = r4(s.p_value)
         checks.append(BaselineCheck(method=name, spearman=rho, p_value=p,
-                                    passed=_baseline_passed(s.spearman, s.p_value, c.bound)))
+                                    passed=baseline_passed(s.spearman, s.p_value, c.bound)))
         raw[name] = s.to_dict()
     passed, reasons, used, value = decide(c, checks)
     validity = Validity(verdict="pass" if passed else "fail", default=passed, reasons=reasons,
                         ceiling_used=used, ceiling_value=value, min_ceiling=MIN_CEILING, baselines=checks,
-                        random_null_p95=_r4(random_null_p95(task)), n_permutations=GATE_PERMUTATIONS,
+                        random_null_p95=r4(random_null_p95(task)), n_permutations=GATE_PERMUTATIONS,
                         seed=GATE_SEED, gate_version=GATE_VERSION)
     return Verdict(validity, c, raw)
 
@@ -475,62 +404,8 @@ def gate(task: Task, *, ceilings_override: dict | None = None, work_dir: Path | 
 # card consistency
 
 
-def _close(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return abs(a - b) <= TOLERANCE
 
 
-def check_card(task: Task) -> None:
-    """Refuse a card whose ceilings are missing or disagree with its files, or whose verdict disagrees with
-    its own numbers. Cheap (no baselines are re-run); ``valuebench task gate NAME`` re-runs everything."""
-    meta = task.metadata
-    fix = f"run `valuebench task gate {task.name} --write` to recompute them"
-    c = meta.ceilings
-    if c is None:
-        if meta.replicates or meta.validity is not None:
-            raise UserError(f"task {task.name}: card has {'replicate files' if meta.replicates else 'a verdict'} "
-                            f"but no `ceilings`; {fix}")
-        return
-    problems = []
-    reps = task.replicate_matrices()
-    if c.n_replicates != len(reps):
-        problems.append(f"n_replicates {c.n_replicates} but {len(reps)} replicate files")
-    if not _close(c.split_half.value, meta.noise_ceiling.value):
-        problems.append(f"split_half {c.split_half.value} != noise_ceiling {meta.noise_ceiling.value}")
-    if len(reps) >= 2 and c.split_half.n_splits is None:
-        actual = _r4(replicate_agreement(reps, meta.pairs))
-        if not _close(c.split_half.value, actual):
-            problems.append(f"split_half {c.split_half.value} but the replicate files agree at {actual}")
-    if len(reps) >= 2 and c.symmetric_bound.n_splits is None:
-        actual = _r4(symmetric_bound(reps, meta.pairs))
-        if not _close(c.symmetric_bound.value, actual):
-            problems.append(f"symmetric_bound {c.symmetric_bound.value} but the replicate files give {actual}")
-    rel = _r4(spearman_brown(c.split_half.value, c.n_replicates))
-    if not _close(c.reliability, rel):
-        problems.append(f"reliability {c.reliability} != "
-                        f"Spearman-Brown({c.split_half.value}, {c.n_replicates}) = {rel}")
-    if not _close(c.bound, _r4(math.sqrt(min(c.reliability, 1.0))) if c.reliability else None):
-        problems.append(f"bound {c.bound} != sqrt(reliability {c.reliability})")
-    for key, fn in (("main_effects_r2", main_effects_r2), ("antisymmetric_share", antisymmetric_share)):
-        actual = _r4(fn(task.matrix))
-        if not _close(getattr(c, key), actual):
-            problems.append(f"{key} {getattr(c, key)} but the matrix gives {actual}")
-    v = meta.validity
-    if v is None:
-        if meta.replicates:
-            problems.append("no validity verdict")
-    else:
-        passed, _, used, value = decide(c, v.baselines)
-        if passed != (v.verdict == "pass") or v.default != passed or used != v.ceiling_used or not _close(
-                value, v.ceiling_value):
-            problems.append(f"verdict {v.verdict!r} (default {v.default}) does not follow from the card's own "
-                            "ceilings and baseline numbers")
-        for b in v.baselines:
-            if b.passed != _baseline_passed(b.spearman, b.p_value, c.bound):
-                problems.append(f"baseline {b.method} marked passed={b.passed} against its numbers")
-    if problems:
-        raise UserError(f"task {task.name}: ceilings inconsistent with its files: {'; '.join(problems)}; {fix}")
 
 
 def judge_diagnostics(scores: dict[str, list[float]], value_ids: list[str]) -> dict:

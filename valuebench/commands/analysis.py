@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from valuebench import tasks as task_registry
+from valuebench import benchmarks
 from valuebench.analysis.agreement import agreement_rows, task_agreement
 from valuebench.analysis.figures import figure_png, heatmap_figure, value_map_figure
 from valuebench.analysis.inputs import check_output, method_vectors, write_output
@@ -60,7 +60,7 @@ def _map(args) -> int:
     if (args.task is None) == (args.method is None):
         raise UserError("give exactly one of --method (with --value-set) or --task")
     if args.task:
-        task = task_registry.get_task(args.task)
+        task = benchmarks.get_task(args.task)
         if args.label:
             task.value_set.label_vector(args.label)  # unknown label: fail before the MDS
         fig, stress = task_map_figure(task, args.dissimilarity, args.label)
@@ -102,7 +102,7 @@ def _silhouette(args) -> int:
 
 def _agreement(args) -> int:
     out = check_output(args.output, (".png",)) if args.output else None
-    selected = task_registry.get_tasks(_split(args.tasks))
+    selected = benchmarks.get_tasks(_split(args.tasks))
     if len(selected) < 2:
         raise UserError(f"agreement needs at least two tasks, got {len(selected)}; see `valuebench tasks`")
     rho, n_pairs = task_agreement(selected)
@@ -125,7 +125,7 @@ def _agreement(args) -> int:
 def _report(args) -> int:
     out_dir = check_output(args.output, (), directory=True)
     _check_seeds(args.seeds)
-    selected = task_registry.get_tasks(_split(args.tasks))
+    selected = benchmarks.get_tasks(_split(args.tasks))
     names = _split(args.methods) or default_methods()
     value_sets = [load_value_set(n) for n in (_split(args.value_sets) or list_value_sets())]
     page = build_report(selected, value_sets, names, n_seeds=args.seeds,

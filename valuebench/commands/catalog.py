@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from valuebench import methods, tasks, values
+from valuebench import benchmarks, methods, tasks, values
 from valuebench.display import add_format_option, print_json, print_table
 
 
@@ -102,7 +102,7 @@ def _task_gate(args) -> int:
 
 
 def _task_show(args) -> int:
-    task = tasks.get_task(args.name)
+    task = benchmarks.get_task(args.name)
     matrix = task.matrix
     payload = task.metadata.model_dump(mode="json")
     payload["value_ids"] = task.value_set.ids

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from valuebench import methods, tasks
+from valuebench import benchmarks, methods
 from valuebench.display import add_format_option, fmt, print_json, print_table
 from valuebench.errors import UserError
 from valuebench.evaluate import evaluate
@@ -21,7 +21,7 @@ def _compare(args) -> int:
     names = [m.strip() for m in args.methods.split(",")] if args.methods else \
         [r["name"] for r in methods.describe_all() if not (args.no_llm and r["needs_llm"])]
     task_names = [n.strip() for n in args.tasks.split(",")] if args.tasks else None
-    selected = tasks.get_tasks(task_names)
+    selected = benchmarks.get_tasks(task_names)
     if not selected:
         raise UserError("no tasks registered; see `valuebench tasks`")
     per_task, cells = {}, {}

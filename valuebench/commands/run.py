@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from valuebench import methods, tasks
+from valuebench import benchmarks, methods
 from valuebench.display import add_format_option, fmt, print_json, print_table
 from valuebench.errors import UserError
 from valuebench.evaluate import evaluate, summary
@@ -55,7 +55,7 @@ def _represent(args) -> int:
 def _evaluate(args) -> int:
     method = method_from_args(args)
     names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
-    selected = tasks.get_tasks(names)
+    selected = benchmarks.get_tasks(names)
     if not selected:
         raise UserError("no task is in the default benchmark (none passes the validity gate; `valuebench tasks` "
                         "lists them and why); name tasks with --tasks NAME[,NAME] or --tasks all")

@@ -65,25 +65,6 @@ def half_split(ids: list[str], seed: int) -> tuple[list[str], list[str]]:
     return [ids[i] for i in sorted(order[:cut])], [ids[i] for i in sorted(order[cut:])]
 
 
-def main_effects_share(m: np.ndarray) -> float | None:
-    """R² of the best additive fit ``M(i, j) ≈ r_i + c_j`` over the scored off-diagonal cells.
-
-    Why it is in every card: a matrix can rank pairs reliably (high ceiling) only because some values are
-    easier to move than others (column effects) or some interventions are stronger (row effects). A
-    similarity between value vectors cannot express either; the remaining 1 - R² is the pair-specific
-    part a representation can hope to predict."""
-    m = np.asarray(m, dtype=float)
-    n = m.shape[0]
-    mask = ~np.eye(n, dtype=bool) & np.isfinite(m)
-    rows, cols = np.nonzero(mask)
-    y = m[mask]
-    if y.size < 3 or np.var(y) == 0:
-        return None
-    design = np.zeros((y.size, 2 * n))
-    design[np.arange(y.size), rows] = 1
-    design[np.arange(y.size), n + cols] = 1
-    beta = np.linalg.lstsq(design, y, rcond=None)[0]
-    return float(1 - np.var(y - design @ beta) / np.var(y))
 
 
 def matrix_frame(matrix: np.ndarray, value_ids: list[str]) -> pd.DataFrame:
