@@ -8,13 +8,11 @@ the same run, extrapolated to the same workload, so the ratio shows what vectori
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "leaderboard"))
 N_SUBMISSIONS = 1000
 
 
@@ -22,7 +20,7 @@ def _reference_seconds(subs_root: Path, n_sample: int = 20) -> float:
     """Per-submission ``score_similarity`` on a sample, scaled to all submissions and tasks."""
     from valuebench.benchmarks import get_tasks
     from valuebench.evaluate import score_similarity
-    from valuebench.submissions import discover, load_submission
+    from valuebench.leaderboard.submissions import discover, load_submission
 
     tasks = get_tasks()
     folders = discover(subs_root)[:n_sample]
@@ -35,7 +33,7 @@ def _reference_seconds(subs_root: Path, n_sample: int = 20) -> float:
 
 
 def _browser_rows(data: Path, tmp: Path) -> list[dict]:
-    import browser
+    from tests.helpers import browser
 
     if not Path(browser.CHROMIUM).exists():
         return [{"name": "page load (1,000 submissions)", "value": None, "unit": "s", "passed": None,
@@ -59,7 +57,7 @@ def _browser_rows(data: Path, tmp: Path) -> list[dict]:
 
 
 def run() -> list[dict]:
-    import synthetic
+    from tests.helpers import synthetic
 
     with tempfile.TemporaryDirectory(prefix="vb-bench-board-") as tmp_name:
         tmp = Path(tmp_name)
@@ -68,7 +66,7 @@ def run() -> list[dict]:
         os.environ["VALUEBENCH_TASK_PATHS"] = os.pathsep.join(
             [str(REPO / "tests/fixtures/tasks"), str(tmp / "tasks")])
         try:
-            from valuebench.board_build import build
+            from valuebench.leaderboard.build import build
 
             synthetic.write_submissions(tmp / "subs", N_SUBMISSIONS)
             t0 = time.perf_counter()

@@ -26,17 +26,17 @@ from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from valuebench import benchmarks, hub, integrity, submissions, tasks
-from valuebench.board_build import build
+from valuebench import benchmarks, hub, tasks
 from valuebench.cli import main
 from valuebench.errors import UserError
-from valuebench.submissions import check_all, check_name, stage_upload
+from valuebench.leaderboard import integrity, submissions
+from valuebench.leaderboard import view as board_view
+from valuebench.leaderboard.build import build
+from valuebench.leaderboard.submissions import check_all, check_name, stage_upload
 from valuebench.values import load_value_set
 from valuebench.vectors import Representation
 
 REPO = Path(__file__).parent.parent
-sys.path.insert(0, str(REPO / "leaderboard"))
-import board_view  # noqa: E402
 
 IDS = load_value_set("constraints-9").ids
 FAST = ["--tasks", "fixture-constraints", "--permutations", "20", "--bootstrap", "20"]
@@ -337,7 +337,7 @@ def test_private_tasks_scored_never_published(tmp_path):
 
 @pytest.mark.usefixtures("fixture_tasks_only")
 def test_build_is_atomic_and_checks_its_folders(tmp_path, capsys, monkeypatch):
-    import valuebench.board_build as bb
+    import valuebench.leaderboard.build as bb
 
     root = tmp_path / "subs"
     write_sub(root, "good", {"constraints-9.npz": good_npz()})
@@ -441,7 +441,7 @@ def upload_files(tmp_path, name, data=None, fname="constraints-9.npz"):
 
 @pytest.mark.usefixtures("fixture_tasks_only")
 def test_app_submit_defences(tmp_path):
-    import app
+    from valuebench.leaderboard import app
 
     pending = tmp_path / "pending"
     limiter = board_view.RateLimiter(limit=3, window=600, global_limit=100)
@@ -664,7 +664,7 @@ def test_submissions_check_and_submit_show_the_ceiling_flag(tmp_path, capsys):
 
 
 def test_app_checks_uploads_against_every_published_task():
-    import app
+    from valuebench.leaderboard import app
 
     published, _ = app._tasks_for_checks()
     assert {t.name for t in published} >= {t.name for t in benchmarks.get_tasks()} | {"fixture-constraints"}

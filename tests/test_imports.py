@@ -16,15 +16,14 @@ PACKAGE = REPO / "valuebench"
 #: lowest first; a module may import from its own layer and the ones before it. The longest prefix decides.
 LAYERS = [
     ("foundation", ["valuebench", "valuebench.errors", "valuebench.paths", "valuebench.io", "valuebench.display",
-                    "valuebench.scoring", "valuebench.board_scoring"]),
+                    "valuebench.scoring"]),
     ("data", ["valuebench.values", "valuebench.vectors", "valuebench.scenarios", "valuebench.ceilings",
               "valuebench.tasks", "valuebench.results"]),
     ("models and representations", ["valuebench.lm", "valuebench.methods", "valuebench.hub",
                                     "valuebench.benchmarks"]),
     ("measurement", ["valuebench.groundtruth", "valuebench.scenarios.generate", "valuebench.scenarios.quality",
                      "valuebench.validity", "valuebench.evaluate", "valuebench.analysis"]),
-    ("leaderboard", ["valuebench.board", "valuebench.board_build", "valuebench.submissions", "valuebench.submit",
-                     "valuebench.integrity"]),
+    ("leaderboard", ["valuebench.leaderboard"]),
     ("interface", ["valuebench.commands", "valuebench.cli"]),
 ]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +17,13 @@ import pandas as pd
 import pytest
 from conftest import isolated_tasks_root
 
-from valuebench.board_build import build
+from tests.helpers import browser, synthetic
+from valuebench.leaderboard.build import build
+from valuebench.leaderboard.submit import method_meta, represent_value_sets, write_submission
 from valuebench.methods import get_method
-from valuebench.submit import method_meta, represent_value_sets, write_submission
 from valuebench.values import load_value_set
 
 REPO = Path(__file__).parent.parent
-sys.path.insert(0, str(REPO / "leaderboard"))
-import browser  # noqa: E402
-import synthetic  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 if not Path(browser.CHROMIUM).exists():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,19 +10,17 @@ import pandas as pd
 import pytest
 
 from valuebench.benchmarks import get_task
-from valuebench.board import tied_with_leader
-from valuebench.board_build import build
-from valuebench.board_scoring import jack_width, score_many
 from valuebench.cli import main
 from valuebench.evaluate import score_similarity
+from valuebench.leaderboard import view as board_view
+from valuebench.leaderboard.build import build
+from valuebench.leaderboard.submissions import load_submission
+from valuebench.leaderboard.submit import method_meta, represent_value_sets, write_submission
+from valuebench.leaderboard.table import jack_width, tied_with_leader
 from valuebench.methods import get_method
-from valuebench.scoring import score
-from valuebench.submissions import load_submission
-from valuebench.submit import method_meta, represent_value_sets, write_submission
+from valuebench.scoring import score, score_many
 
 REPO = Path(__file__).parent.parent
-sys.path.insert(0, str(REPO / "leaderboard"))
-import board_view  # noqa: E402
 
 
 def _sims(rng, S, n, symmetric=True):
@@ -57,8 +54,8 @@ def test_score_many_equals_score(pairs, variant):
 def test_tied_with_leader_rule():
     """Ties come from the same calibrated jackknife as the CIs: the leader is tied with itself and with an
     entry it cannot separate from, never with one it beats significantly (random included)."""
-    from valuebench.board import score_submissions
-    from valuebench.submissions import Submission
+    from valuebench.leaderboard.submissions import Submission
+    from valuebench.leaderboard.table import score_submissions
 
     task = get_task("fixture-constraints")
     truth = task.matrix

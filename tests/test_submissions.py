@@ -8,11 +8,11 @@ import pickle
 import numpy as np
 import pytest
 
-from valuebench import submissions
 from valuebench.cli import main
 from valuebench.errors import UserError
-from valuebench.submissions import check_all, leakage, load_submission, stage_upload
-from valuebench.submit import push_submission
+from valuebench.leaderboard import submissions
+from valuebench.leaderboard.submissions import check_all, leakage, load_submission, stage_upload
+from valuebench.leaderboard.submit import push_submission
 from valuebench.values import load_value_set
 
 IDS = load_value_set("constraints-9").ids

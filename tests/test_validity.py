@@ -177,11 +177,11 @@ def test_write_task_gates_a_new_task(tmp_path):
 
 
 def test_tfidf_scores_identically_on_every_route(tmp_path, tmp_cache):
-    from valuebench.board import build_table
     from valuebench.evaluate import evaluate, rescore_result
+    from valuebench.leaderboard.submissions import check_all
+    from valuebench.leaderboard.submit import method_meta, represent_value_sets, write_submission
+    from valuebench.leaderboard.table import build_table
     from valuebench.methods import get_method
-    from valuebench.submissions import check_all
-    from valuebench.submit import method_meta, represent_value_sets, write_submission
 
     task = benchmarks.get_task("dpo-generalization-smollm2-135m-constraints-9")
     by_name = evaluate(get_method("tfidf"), [task], output_dir=tmp_path / "results")[0].score

@@ -9,8 +9,8 @@ certainty. Hence:
   (BLAS order, float32 storage, a results file), and Spearman ranks those ties differently: before this rule
   tfidf scored 0.0724 by name and 0.0657 from its own vectors file on the same task. Rounding to 1e-9 makes
   the ties exact on every route while keeping every real difference (float32 storage moves a cosine by
-  ~1e-8 at most, far below any pair gap that ranks would resolve differently). ``scoring.score`` and
-  ``board_scoring.score_many`` both go through it, so evaluating by name, from a vectors file, from a
+  ~1e-8 at most, far below any pair gap that ranks would resolve differently). ``score`` and ``score_many``
+  both go through it, so evaluating by name, from a vectors file, from a
   results file and on the leaderboard gives the same score to the last bit.
 * a **Mantel permutation test** (value labels permuted jointly on rows and columns, which keeps the
   dependence between pairs that share a value);
@@ -24,8 +24,15 @@ certainty. Hence:
   then build the interval on Fisher's z with a t(n-1) quantile. ``tests/test_scoring.py`` simulates vectors
   with a known population ρ at n = 9 and n = 21 and checks 93-97% coverage.
 
-Everything is vectorized over permutations and over many similarity matrices (the leaderboard scores
-thousands at once with the same functions); ``make bench`` compares it against a plain per-permutation loop.
+**One scorer.** ``score`` is ``score_many`` applied to one matrix, and ``draws`` is the only function that
+draws random numbers: the statistics of one submission and of a thousand on the leaderboard cannot drift
+apart. The random draws depend only on the task size and the seed, never on a similarity matrix, so they are
+drawn once per task and shared by every matrix; the jackknife CI is deterministic. Everything is vectorized
+over permutations and over matrices (the leaderboard scores thousands at once); when the multiset of scored
+similarities is invariant under relabelling (no NaN in the ground truth; all ordered pairs, or a symmetric
+matrix), each permuted Spearman is a dot product of the matrix's centred ranks with a fixed weight matrix, so
+the whole null of all matrices is one matrix product (``_null_fast``), else ``permutation_null`` per matrix
+(exact). ``make bench`` compares it against a plain per-permutation loop.
 """
 
 from __future__ import annotations
@@ -119,11 +126,15 @@ def canonical_similarity(similarity) -> np.ndarray:
     return np.round(s, SIMILARITY_DECIMALS) + 0.0
 
 
-def permutation_null(similarity: np.ndarray, truth: np.ndarray, mask: np.ndarray,
-                     n_permutations: int, rng: np.random.Generator) -> np.ndarray:
-    """Spearman rho under random relabelling of values (Mantel): one value per permutation."""
-    n = len(similarity)
-    perms = rng.permuted(np.tile(np.arange(n), (n_permutations, 1)), axis=1)
+def draws(n: int, n_permutations: int, seed: int) -> np.ndarray:
+    """The permutations [P, n] of the Mantel test for this seed: the only random draws ``score_many`` (and so
+    ``score``) makes. They depend on the task size and the seed, never on a similarity matrix."""
+    rng = np.random.default_rng(seed)
+    return rng.permuted(np.tile(np.arange(n), (n_permutations, 1)), axis=1)
+
+
+def permutation_null(similarity: np.ndarray, truth: np.ndarray, mask: np.ndarray, perms: np.ndarray) -> np.ndarray:
+    """Spearman rho under random relabelling of values (Mantel): one value per permutation of ``perms``."""
     permuted = similarity[perms[:, :, None], perms[:, None, :]]
     valid = mask & ~np.isnan(truth)
     x = permuted[:, valid]
@@ -273,34 +284,114 @@ def jackknife_ci(rho, var, n: int, level: float = 0.95) -> tuple[np.ndarray, np.
         return np.tanh(z - q * se), np.tanh(z + q * se)
 
 
+# --------------------------------------------------------------------------------------------------
+# scoring: one implementation for one matrix and for many
+
+
+@dataclass
+class ManyScores:
+    """Per-matrix statistics against one task, arrays of length S; ``jackknife`` feeds the CI (and the
+    leaderboard's tie test)."""
+
+    spearman: np.ndarray
+    p_value: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    jackknife: Jackknife
+
+
+def _spearman_rows(sims: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    x = stats.rankdata(sims[:, valid], axis=1)
+    y = stats.rankdata(truth[valid])
+    xc = x - x.mean(axis=1, keepdims=True)
+    yc = y - y.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (xc @ yc) / np.sqrt((xc**2).sum(axis=1) * (yc**2).sum())
+
+
+def observed_spearman(sims: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Spearman rho of every matrix's scored cells [S, n, n] against the ground truth, [S]."""
+    return _spearman_rows(canonical_similarity(sims), truth, valid)
+
+
+def _fast_null_ok(sims: np.ndarray, truth: np.ndarray, mask: np.ndarray, pairs: str) -> bool:
+    if np.isnan(truth[mask]).any():
+        return False
+    return pairs == "off-diagonal" or bool(np.array_equal(sims, sims.transpose(0, 2, 1)))
+
+
+def _null_fast(sims: np.ndarray, truth: np.ndarray, mask: np.ndarray, perms: np.ndarray) -> np.ndarray:
+    """Permutation null [S, P] as one matrix product (valid only when ``_fast_null_ok``)."""
+    n = truth.shape[0]
+    S, P = len(sims), len(perms)
+    y = stats.rankdata(truth[mask])
+    yc = y - y.mean()
+    rows, cols = np.nonzero(mask)
+    src = perms[:, rows] * n + perms[:, cols]  # [P, K]: original cell landing on each scored position
+    weights = np.bincount((src * P + np.arange(P)[:, None]).ravel(), weights=np.tile(yc, P),
+                          minlength=n * n * P).reshape(n * n, P)
+    ranks = np.zeros((S, n, n))
+    ranks[:, mask] = stats.rankdata(sims[:, mask], axis=1)
+    if not mask[1, 0]:  # upper triangle of symmetric matrices: permuted positions read the mirror cells
+        ranks = ranks + ranks.transpose(0, 2, 1)
+    off = ~np.eye(n, dtype=bool)
+    centred = np.where(off, ranks - (mask.sum() + 1) / 2, 0.0).reshape(S, n * n)
+    norm_x = np.sqrt((centred[:, mask.ravel()] ** 2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (centred @ weights) / (norm_x[:, None] * np.sqrt((yc**2).sum()))
+
+
+def _null(sims: np.ndarray, truth: np.ndarray, mask: np.ndarray, perms: np.ndarray, pairs: str) -> np.ndarray:
+    if _fast_null_ok(sims, truth, mask, pairs):
+        return _null_fast(sims, truth, mask, perms)
+    return np.stack([permutation_null(sim, truth, mask, perms) for sim in sims]) if len(sims) else \
+        np.empty((0, len(perms)))
+
+
+def _score_canonical(sims: np.ndarray, truth: np.ndarray, pairs: str, n_permutations: int, seed: int,
+                     ci_level: float) -> ManyScores:
+    n = truth.shape[0]
+    mask = pair_mask(n, pairs)
+    valid = mask & ~np.isnan(truth)
+    rho = _spearman_rows(sims, truth, valid) if valid.sum() >= 3 else np.full(len(sims), np.nan)
+    null = _null(sims, truth, mask, draws(n, n_permutations, seed), pairs)
+    finite = np.isfinite(null)
+    hits = (np.where(finite, null, -np.inf) >= (rho - 1e-12)[:, None]).sum(axis=1)
+    p = np.where(np.isfinite(rho), (1 + hits) / (1 + finite.sum(axis=1)), np.nan)
+    jk = value_jackknife(sims, truth, pairs)
+    var = jackknife_variance(jk.loo, jk.resid, jk.df, jk.n)
+    lo, hi = jackknife_ci(rho, var, jk.n, ci_level)
+    return ManyScores(rho, p, lo, hi, jk)
+
+
+def score_many(sims: np.ndarray, truth: np.ndarray, *, pairs: str = "off-diagonal", n_permutations: int = 1000,
+               n_bootstrap: int = 0, seed: int = 0, ci_level: float = 0.95) -> ManyScores:
+    """Score S similarity matrices [S, n, n] (value-set order) against one ground truth [n, n].
+
+    ``p_value`` is one-sided (H1: rho > 0, a useful representation predicts generalization), computed
+    as (1 + #{null >= observed}) / (1 + n_permutations) so it is never 0. ``n_bootstrap`` is accepted for old
+    callers and ignored: the CI is the deterministic value jackknife."""
+    return _score_canonical(canonical_similarity(sims), np.asarray(truth, dtype=float), pairs, n_permutations,
+                            seed, ci_level)
+
+
 def score(similarity: np.ndarray, truth: np.ndarray, *, pairs: str = "off-diagonal",
           ceiling: float | None = None, bound: float | None = None, n_permutations: int = 1000,
           n_bootstrap: int = 0, seed: int = 0, ci_level: float = 0.95) -> Score:
-    """Score an [n, n] similarity matrix against an [n, n] ground truth, both in the same value order.
-
-    ``p_value`` is one-sided (H1: rho > 0, a useful representation predicts generalization), computed
-    as (1 + #{null >= observed}) / (1 + n_permutations) so it is never 0. ``normalized`` = rho / ``bound``.
-    ``n_bootstrap`` is accepted for old callers and ignored: the CI is the deterministic value jackknife.
-    """
+    """Score an [n, n] similarity matrix against an [n, n] ground truth, both in the same value order:
+    ``score_many`` on one matrix, plus Kendall's tau. ``normalized`` = rho / ``bound``."""
     truth = np.asarray(truth, dtype=float)
     similarity = canonical_similarity(similarity)
     if similarity.shape != truth.shape or similarity.ndim != 2:
         raise ValueError(f"similarity {similarity.shape} and truth {truth.shape} must be the same square shape")
-    mask = pair_mask(len(truth), pairs)
-    valid = mask & ~np.isnan(truth)
+    many = _score_canonical(similarity[None], truth, pairs, n_permutations, seed, ci_level)
+    valid = pair_mask(len(truth), pairs) & ~np.isnan(truth)
     x, y = similarity[valid], truth[valid]
-    rho = float(stats.spearmanr(x, y).statistic) if len(x) >= 3 else float("nan")
+    rho = float(many.spearman[0])
     tau = float(stats.kendalltau(x, y).statistic) if len(x) >= 3 else float("nan")
-    rng = np.random.default_rng(seed)
-    null = permutation_null(similarity, truth, mask, n_permutations, rng)
-    null = null[~np.isnan(null)]
-    p = float((1 + np.sum(null >= rho - 1e-12)) / (1 + len(null))) if np.isfinite(rho) else float("nan")
-    jk = value_jackknife(similarity[None], truth, pairs)
-    var = jackknife_variance(jk.loo, jk.resid, jk.df, jk.n)
-    lo, hi = jackknife_ci(np.array([rho]), var, jk.n, ci_level)
     normalized = rho / bound if bound and bound > 0 and np.isfinite(rho) else None
-    return Score(rho, tau, p, (float(lo[0]), float(hi[0])), int(valid.sum()), normalized, ceiling,
-                 n_permutations, 0, seed, bound, CI_METHOD)
+    return Score(rho, tau, float(many.p_value[0]), (float(many.ci_low[0]), float(many.ci_high[0])),
+                 int(valid.sum()), normalized, ceiling, n_permutations, 0, seed, bound, CI_METHOD)
 
 
 def split_half_ceiling(replicates: list[np.ndarray], pairs: str = "off-diagonal") -> tuple[float, float]:

@@ -346,7 +346,7 @@ def baseline_similarity(name: str, task: Task) -> np.ndarray:
 def random_null_p95(task: Task, n_draws: int = 1000, dim: int = 256, seed: int = GATE_SEED) -> float | None:
     """95th percentile of rho reached by random Gaussian vectors (the ``random`` method's distribution over
     seeds): what a representation unrelated to the task scores one time in twenty."""
-    from valuebench.board_scoring import observed_spearman
+    from valuebench.scoring import observed_spearman
 
     m = task.matrix
     n = len(m)

@@ -11,8 +11,8 @@ from valuebench.paths import REPO_ROOT
 
 
 def _build(args) -> int:
-    from valuebench.board_build import build
-    from valuebench.integrity import private_task_dirs
+    from valuebench.leaderboard.build import build
+    from valuebench.leaderboard.integrity import private_task_dirs
 
     out = Path(args.output)
     out_dir = out.parent if out.suffix == ".parquet" else out

@@ -9,8 +9,14 @@ from valuebench import tasks
 from valuebench.commands.run import method_from_args
 from valuebench.display import add_format_option, print_json, print_table
 from valuebench.errors import UserError
-from valuebench.submissions import check_all
-from valuebench.submit import method_meta, push_submission, read_vector_files, represent_value_sets, write_submission
+from valuebench.leaderboard.submissions import check_all
+from valuebench.leaderboard.submit import (
+    method_meta,
+    push_submission,
+    read_vector_files,
+    represent_value_sets,
+    write_submission,
+)
 from valuebench.values import list_value_sets
 
 DEFAULT_ROOT = "submissions"
@@ -31,8 +37,8 @@ def _published_tasks() -> list:
 
 
 def _ceiling_flags(sub) -> str:
-    """Scores above a published task's noise bound (``valuebench.integrity``): the build will flag these too."""
-    from valuebench.integrity import score_flags
+    """Scores above a published task's noise bound (``leaderboard.integrity``): the build will flag these too."""
+    from valuebench.leaderboard.integrity import score_flags
 
     try:
         return "; ".join(score_flags(sub.similarities, _published_tasks()))

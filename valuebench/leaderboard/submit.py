@@ -17,9 +17,7 @@ import yaml
 from valuebench import __version__
 from valuebench.errors import UserError
 from valuebench.io import atomic_write_text
-from valuebench.methods.base import Method
-from valuebench.methods.cache import represent_cached
-from valuebench.submissions import (
+from valuebench.leaderboard.submissions import (
     SIMILARITY_SUFFIX,
     Submission,
     SubmissionMeta,
@@ -27,6 +25,8 @@ from valuebench.submissions import (
     load_submission,
     read_similarity_csv,
 )
+from valuebench.methods.base import Method
+from valuebench.methods.cache import represent_cached
 from valuebench.values import load_value_set
 from valuebench.vectors import Representation, read_vectors, validate, write_safetensors
 

@@ -93,8 +93,7 @@ def score_flags(similarities: dict, tasks: list[Task], *, private: bool = False)
     flags, for the app's Submit tab, which has no build to read scores from."""
     import numpy as np
 
-    from valuebench.board_scoring import observed_spearman
-    from valuebench.scoring import pair_mask
+    from valuebench.scoring import observed_spearman, pair_mask
 
     out = []
     for i, task in enumerate(tasks):

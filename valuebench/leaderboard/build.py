@@ -10,7 +10,7 @@ in by one rename (``renameat2(RENAME_EXCHANGE)`` where the kernel has it, else t
 ever sees one complete build; an interrupted build leaves the old one untouched and its staging folder is
 removed (or swept by the next build). Figures of the previous build are carried over by hard link.
 
-Two checks from the numbers (``valuebench.integrity``): an entry whose ρ on a task exceeds that task's noise
+Two checks from the numbers (``leaderboard.integrity``): an entry whose ρ on a task exceeds that task's noise
 bound is flagged "exceeds the noise ceiling" and left out of the ranking (``rank``/``borda_rank`` empty), and
 private held-out tasks (``--private-tasks`` / ``VALUEBENCH_PRIVATE_TASKS``) are scored into
 ``private_mean`` without anything about them (name, card, matrix, figure) being written.
@@ -33,12 +33,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from valuebench import __version__, integrity
+from valuebench import __version__
 from valuebench.benchmarks import get_tasks
-from valuebench.board import aggregate_view, build_table, score_submissions
 from valuebench.errors import UserError
 from valuebench.io import atomic_write_bytes, atomic_write_json, one_line
-from valuebench.submissions import Submission, check_all
+from valuebench.leaderboard import integrity
+from valuebench.leaderboard.submissions import Submission, check_all
+from valuebench.leaderboard.table import aggregate_view, build_table, score_submissions
 from valuebench.tasks import Task
 from valuebench.values import load_value_set
 

@@ -2,7 +2,7 @@
 
 Nothing a submitter claims is read. One row per submission folder; invalid folders stay on the board as
 rows with their error (a broken submission never breaks the build). Scores come from
-``board_scoring.score_many`` (the same numbers as ``scoring.score``, vectorised across submissions).
+``scoring.score_many``, vectorised across submissions (``scoring.score`` is that function on one matrix).
 
 Aggregates follow MTEB's definitions (``scoring.aggregate``): mean over tasks (null if a task is missing),
 mean of per-type means, Borda rank. *Tied with the leader*: the leader is the complete entry with the highest mean rho;
@@ -11,26 +11,65 @@ calibrated value jackknife as every score's CI (``scoring.jackknife_variance``),
 entries are scored on the same values, so leaving value i out moves both, and tasks over the same value set are left out
 together; tasks over different value sets add their variances. No multiplicity correction: "tied" is
 deliberately generous, but an entry that the leader beats significantly is never tied (random included).
+
+``pack_jackknife`` stores what the tie test needs per (submission, task) in one float row, so the app can
+re-decide ties for any task filter without rescoring.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from valuebench.board_scoring import jack_width, score_many, unpack_jackknife
-from valuebench.scoring import aggregate, jackknife_variance
-from valuebench.submissions import Submission
+from valuebench.leaderboard.submissions import Submission
+from valuebench.scoring import Jackknife, aggregate, jackknife_variance, score_many
 from valuebench.tasks import Task
 
 TIE_ALPHA = 0.05
 INFO_COLUMNS = ["submission", "method", "authors", "subject_models", "license", "date", "derived_from",
                 "leakage", "baseline", "value_sets", "status", "error"]
 STAT_PREFIXES = ("rho", "ci_low", "ci_high", "p", "norm")
+
+# --------------------------------------------------------------------------------------------------
+# the jackknife row stored per (submission, task): [n_all, n, df, group, rho, loo (n_all), resid (C(n_all, 2))]
+
+HEADER = 5
+
+
+def group_key(value_ids: list[str]) -> float:
+    """Tasks over the same value set share their leave-one-out samples; the tie test must pair them. A 24-bit
+    checksum of the value ids, exact in float32, says which tasks those are."""
+    return float(zlib.crc32(",".join(value_ids).encode()) & 0xFFFFFF)
+
+
+def jack_width(n_all: int) -> int:
+    return HEADER + n_all + n_all * (n_all - 1) // 2
+
+
+def pack_jackknife(jk: Jackknife, group: float) -> np.ndarray:
+    """One row per submission, float64 (the build stores float32)."""
+    S, n_all = jk.loo.shape
+    head = np.tile([n_all, jk.n, jk.df, group, 0.0], (S, 1))
+    head[:, 4] = jk.rho
+    return np.concatenate([head, jk.loo, jk.resid], axis=1)
+
+
+def unpack_jackknife(row: np.ndarray) -> tuple[int, int, int, float, np.ndarray, np.ndarray, np.ndarray]:
+    """(n_all, n, df, group, rho [...], loo [..., n_all], resid [..., P]) from rows [..., K] of one task."""
+    row = np.asarray(row, dtype=float)
+    head = row[..., :HEADER]
+    finite = head[np.isfinite(head[..., 0])]
+    if not len(finite):
+        return 0, 0, 0, float("nan"), row[..., 4], row[..., HEADER:HEADER], row[..., HEADER:HEADER]
+    n_all, n, df, group = (int(finite[0, 0]), int(finite[0, 1]), int(finite[0, 2]), float(finite[0, 3]))
+    loo = row[..., HEADER:HEADER + n_all]
+    resid = row[..., HEADER + n_all:HEADER + n_all + n_all * (n_all - 1) // 2]
+    return n_all, n, df, group, row[..., 4], loo, resid
 
 
 @dataclass
@@ -46,7 +85,7 @@ class Scored:
 def score_submissions(subs: list[Submission], tasks: list[Task], *, n_permutations: int = 1000,
                       n_bootstrap: int = 0, seed: int = 0) -> Scored:
     """Score every valid submission on every task over a value set it covers. ``boot`` holds, per task, the
-    packed jackknife rows of ``board_scoring.pack_jackknife`` (NaN-padded to the widest task), which is what
+    packed jackknife rows of ``pack_jackknife`` (NaN-padded to the widest task), which is what
     ``tied_with_leader`` reads; ``n_bootstrap`` is accepted for old callers and ignored."""
     out = Scored([s.name for s in subs])
     S = len(subs)
@@ -60,13 +99,14 @@ def score_submissions(subs: list[Submission], tasks: list[Task], *, n_permutatio
         if have:
             sims = np.stack([subs[i].similarities[vs] for i in have])
             ms = score_many(sims, task.matrix, pairs=task.metadata.pairs, n_permutations=n_permutations,
-                            seed=seed, value_ids=task.value_set.ids)
+                            seed=seed)
+            packed = pack_jackknife(ms.jackknife, group_key(task.value_set.ids))
             cols["rho"][have], cols["p"][have] = ms.spearman, ms.p_value
             cols["ci_low"][have], cols["ci_high"][have] = ms.ci_low, ms.ci_high
             bound = task.bound
             if bound and bound > 0:
                 cols["norm"][have] = ms.spearman / bound
-            jack[np.ix_(have, np.arange(ms.jack.shape[1]))] = ms.jack
+            jack[np.ix_(have, np.arange(packed.shape[1]))] = packed
         for prefix, arr in cols.items():
             out.stats[f"{prefix}:{task.name}"] = arr
         out.boot[task.name] = jack

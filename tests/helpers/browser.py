@@ -18,7 +18,7 @@ from pathlib import Path
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-APP = Path(__file__).resolve().parent / "app.py"
+APP = Path(__file__).resolve().parents[2] / "leaderboard" / "app.py"  # the Space entry point
 
 
 def free_port() -> int:

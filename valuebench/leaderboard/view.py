@@ -1,9 +1,11 @@
 """What the app shows, as plain functions over the built data (testable without a browser).
 
-Everything here reads ``leaderboard/data/`` (written by ``valuebench leaderboard build``); a filter only
-re-aggregates stored scores and stored bootstrap resamples, never rescores. Entries the build flagged as
-exceeding a task's noise ceiling are left out of the ranking unless asked for. The app's defences that need
-no browser live here too: a per-client upload rate limit and a bounded, content-addressed download folder.
+Everything here reads ``leaderboard/data/`` (written by ``valuebench leaderboard build``; the Space folder
+``leaderboard/`` at the top of the repository holds the entry point, ``about.md``, ``data/`` and
+``pending/``); a filter only re-aggregates stored scores and stored bootstrap resamples, never rescores.
+Entries the build flagged as exceeding a task's noise ceiling are left out of the ranking unless asked for.
+The app's defences that need no browser live here too: a per-client upload rate limit and a bounded,
+content-addressed download folder.
 """
 
 from __future__ import annotations
@@ -22,17 +24,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from valuebench.board import aggregate_view
+from valuebench.leaderboard.table import aggregate_view
+from valuebench.paths import REPO_ROOT
 
-HERE = Path(__file__).resolve().parent
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("VALUEBENCH_LEADERBOARD_DATA", HERE / "data"))
+#: the Space folder of a checkout; ``leaderboard/app.py`` passes its own folder, so a Space works too
+SPACE_DIR = REPO_ROOT / "leaderboard"
 
 
-def pending_dir() -> Path:
-    return Path(os.environ.get("VALUEBENCH_PENDING_DIR", HERE / "pending"))
+def data_dir(space: Path = SPACE_DIR) -> Path:
+    return Path(os.environ.get("VALUEBENCH_LEADERBOARD_DATA", Path(space) / "data"))
+
+
+def pending_dir(space: Path = SPACE_DIR) -> Path:
+    return Path(os.environ.get("VALUEBENCH_PENDING_DIR", Path(space) / "pending"))
 
 
 @dataclass
