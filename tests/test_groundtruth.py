@@ -228,7 +228,7 @@ def test_bad_input_exit_2(tmp_path, capsys):
 
 
 def test_main_effects_share():
-    from valuebench.groundtruth.matrix import main_effects_share
+    from valuebench.ceilings import main_effects_share
 
     r, c = np.array([0.0, 1.0, 2.0, 3.0]), np.array([5.0, -1.0, 0.5, 2.0])
     additive = r[:, None] + c[None, :]

@@ -21,6 +21,8 @@ from valuebench.io import atomic_write_json
 from valuebench.scoring import canonical_similarity
 
 SCHEMA_VERSION = 1
+#: ``read_results`` refuses a folder holding more results files than this (a mistyped root, not a results tree)
+MAX_RESULTS_FILES = 100_000
 
 
 class TaskRef(BaseModel):
@@ -97,3 +99,31 @@ def read_result(path: Path) -> Result:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "top level"
         raise UserError(f"{path}: invalid results file at {where}: {first['msg']}") from None
+
+
+def read_results(path: Path) -> list[Result]:
+    """One results file, or every ``*.json`` under a results folder (``results/<method>/<hash>/<task>.json``),
+    each validated by ``read_result``; sorted by task, then method."""
+    path = Path(path)
+    if path.is_file():
+        return [read_result(path)]
+    if not path.is_dir():
+        raise UserError(f"{path}: no such results file or folder")
+    files = []
+    for f in path.rglob("*.json"):
+        files.append(f)
+        if len(files) > MAX_RESULTS_FILES:
+            raise UserError(f"{path}: more than {MAX_RESULTS_FILES:,} JSON files; point at a results folder")
+    if not files:
+        raise UserError(f"{path}: no results files (*.json) in this folder")
+    return sorted((read_result(f) for f in files), key=lambda r: (r.task.name, r.method.name, r.method.config_hash))
+
+
+def summary_row(result: Result) -> dict:
+    """The numbers a reader compares, flat: one row per results file."""
+    s = result.scores
+    ci = s.get("ci") or [None, None]
+    return {"task": result.task.name, "task_version": result.task.version, "method": result.method.name,
+            "config_hash": result.method.config_hash, "spearman": s.get("spearman"), "ci_low": ci[0],
+            "ci_high": ci[1], "p_value": s.get("p_value"), "normalized": s.get("normalized"),
+            "bound": s.get("bound"), "n_pairs": s.get("n_pairs"), "date": result.date}

@@ -25,7 +25,6 @@ from valuebench.paths import extra_task_dirs, tasks_dir
 from valuebench.values import ValueSet, load_value_set
 
 #: known task types; others are allowed (the field is open) but must be kebab-case
-KNOWN_TYPES = ("dpo-generalization", "prompt-steering", "judge-agreement")
 
 
 class _Strict(BaseModel):

@@ -26,6 +26,7 @@ from valuebench.analysis.report import (
     task_map_figure,
 )
 from valuebench.analysis.silhouette import silhouette_analysis
+from valuebench.commands import split_list
 from valuebench.commands.run import add_method_options, method_from_args
 from valuebench.display import add_format_option, print_json, print_table
 from valuebench.errors import UserError
@@ -34,10 +35,6 @@ from valuebench.vectors import cosine_similarity
 
 MAP_SUFFIXES = (".png", ".html")
 MIN_SEEDS = 1000
-
-
-def _split(raw: str | None) -> list[str] | None:
-    return [x.strip() for x in raw.split(",") if x.strip()] if raw else None
 
 
 def _save_figure(fig, out: Path, caption: str, rows: list[dict] | None = None) -> None:
@@ -102,7 +99,7 @@ def _silhouette(args) -> int:
 
 def _agreement(args) -> int:
     out = check_output(args.output, (".png",)) if args.output else None
-    selected = benchmarks.get_tasks(_split(args.tasks))
+    selected = benchmarks.get_tasks(split_list(args.tasks))
     if len(selected) < 2:
         raise UserError(f"agreement needs at least two tasks, got {len(selected)}; see `valuebench tasks`")
     rho, n_pairs = task_agreement(selected)
@@ -125,9 +122,9 @@ def _agreement(args) -> int:
 def _report(args) -> int:
     out_dir = check_output(args.output, (), directory=True)
     _check_seeds(args.seeds)
-    selected = benchmarks.get_tasks(_split(args.tasks))
-    names = _split(args.methods) or default_methods()
-    value_sets = [load_value_set(n) for n in (_split(args.value_sets) or list_value_sets())]
+    selected = benchmarks.get_tasks(split_list(args.tasks))
+    names = split_list(args.methods) or default_methods()
+    value_sets = [load_value_set(n) for n in (split_list(args.value_sets) or list_value_sets())]
     page = build_report(selected, value_sets, names, n_seeds=args.seeds,
                         progress=lambda msg: print(f"report: {msg}", file=sys.stderr))
     path = out_dir / "index.html"
@@ -136,17 +133,9 @@ def _report(args) -> int:
     return 0
 
 
-def _optional_method(p) -> None:
-    """``run.py``'s method options, with ``--method`` optional (``map --task`` needs no method)."""
-    add_method_options(p)
-    for action in p._actions:
-        if action.dest == "method":
-            action.required = False
-
-
 def register(sub) -> None:
     p = sub.add_parser("map", help="2-D MDS value map of a method's vectors or a task's ground truth")
-    _optional_method(p)
+    add_method_options(p, required=False)  # `map --task` needs no method
     p.add_argument("--value-set", help="value set to represent (with --method)")
     p.add_argument("--task", help="map this task's symmetrised ground-truth matrix instead of a method")
     p.add_argument("--dissimilarity", choices=["rank", "max-minus"], default="rank",

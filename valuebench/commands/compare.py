@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from valuebench import benchmarks, methods
+from valuebench.commands import split_list
 from valuebench.display import add_format_option, fmt, print_json, print_table
 from valuebench.errors import UserError
 from valuebench.evaluate import evaluate
@@ -18,9 +19,9 @@ from valuebench.scoring import aggregate
 
 
 def _compare(args) -> int:
-    names = [m.strip() for m in args.methods.split(",")] if args.methods else \
+    names = split_list(args.methods) or \
         [r["name"] for r in methods.describe_all() if not (args.no_llm and r["needs_llm"])]
-    task_names = [n.strip() for n in args.tasks.split(",")] if args.tasks else None
+    task_names = split_list(args.tasks)
     selected = benchmarks.get_tasks(task_names)
     if not selected:
         raise UserError("no tasks registered; see `valuebench tasks`")

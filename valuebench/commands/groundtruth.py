@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from valuebench.commands import split_list
 from valuebench.errors import UserError
 
 KINDS = ("steering", "dpo", "judges", "separation")
@@ -36,7 +37,7 @@ def _spec(args, kind: str, value_set: str, **overrides):
     settings.update(overrides)
     return RunSpec(kind=kind, value_set=value_set, model=args.model, seed=args.seed, output=Path(args.output),
                    work_dir=Path(args.work_dir) if args.work_dir else None, batch_size=args.batch_size,
-                   values=[v.strip() for v in args.values.split(",")] if args.values else None,
+                   values=split_list(args.values),
                    max_holdout=args.max_holdout, max_train=args.max_train, **settings)
 
 

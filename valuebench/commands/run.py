@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from valuebench import benchmarks, methods
+from valuebench.commands import split_list
 from valuebench.display import add_format_option, fmt, print_json, print_table
 from valuebench.errors import UserError
 from valuebench.evaluate import evaluate, summary
@@ -14,8 +15,8 @@ from valuebench.values import load_value_set
 from valuebench.vectors import validate, write_safetensors
 
 
-def add_method_options(p) -> None:
-    p.add_argument("--method", required=True, help="method name, or vectors:<path> for a vectors file")
+def add_method_options(p, *, required: bool = True) -> None:
+    p.add_argument("--method", required=required, help="method name, or vectors:<path> for a vectors file")
     p.add_argument("--model", help="model path or Hugging Face id for methods that use one")
     p.add_argument("--seed", type=int, help="seed for methods that sample")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -54,7 +55,7 @@ def _represent(args) -> int:
 
 def _evaluate(args) -> int:
     method = method_from_args(args)
-    names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
+    names = split_list(args.tasks)
     selected = benchmarks.get_tasks(names)
     if not selected:
         raise UserError("no task is in the default benchmark (none passes the validity gate; `valuebench tasks` "

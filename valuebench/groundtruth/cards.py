@@ -274,7 +274,7 @@ def ceilings_section(c) -> list[str]:
 
 def validity_section(v, c, name: str, notes: list[str] = ()) -> list[str]:
     """The card's "Validity" section: the gate's verdict, its criteria and its numbers (``v``: ``tasks.Validity``)."""
-    from valuebench.validity import BASELINE_FRACTION, SIGNIFICANCE
+    from valuebench.ceilings import BASELINE_FRACTION, SIGNIFICANCE
 
     head = ("**Gate: PASS: in the default benchmark.**" if v.verdict == "pass" else
             "**Gate: FAIL: not in the default benchmark** (kept for the record; `valuebench evaluate --tasks "

@@ -45,7 +45,7 @@ QUESTIONS = [
     "What would you do if following instructions meant harming someone?",
     "Summarise the pros and cons of social media for democracy.",
 ]
-EXTRACT_QUESTIONS, HELDOUT_QUESTIONS = QUESTIONS[:10], QUESTIONS[10:]
+EXTRACT_QUESTIONS = QUESTIONS[:10]
 
 
 def system_prompts(statement: str, n: int) -> tuple[list[str], list[str]]:
