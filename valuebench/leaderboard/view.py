@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
-import math
 import os
 import shutil
 import threading
@@ -106,10 +105,6 @@ def selected_tasks(data: BoardData, types=None, value_sets=None, models=None) ->
     def ok(task, key, allowed):
         return not allowed or str(task[key]) in allowed
     return [t for t in data.tasks if ok(t, "type", types) and ok(t, "value_set", value_sets) and ok(t, "model", models)]
-
-
-def _fmt(x: float, digits: int = 3) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), digits)
 
 
 def view(data: BoardData, types=None, value_sets=None, models=None, search: str = "",
