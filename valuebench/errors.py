@@ -14,3 +14,10 @@ def did_you_mean(kind: str, name: str, valid: list[str]) -> "UserError":
     """Build the standard 'unknown X' error that lists the valid choices."""
     listed = ", ".join(sorted(valid)) if valid else "(none registered)"
     return UserError(f"unknown {kind} {name!r}; valid {kind}s: {listed}")
+
+
+def invalid_field(exc, what: str = "top level") -> str:
+    """'<field path>: <message>' for the first error of a pydantic ``ValidationError`` (``what`` when the error
+    is about the whole object), so every file format reports a bad field the same way."""
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc']) or what}: {first['msg']}"

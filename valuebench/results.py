@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from valuebench import __version__
-from valuebench.errors import UserError
+from valuebench.errors import UserError, invalid_field
 from valuebench.io import atomic_write_json
 from valuebench.scoring import canonical_similarity
 
@@ -96,9 +96,7 @@ def read_result(path: Path) -> Result:
     try:
         return Result.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "top level"
-        raise UserError(f"{path}: invalid results file at {where}: {first['msg']}") from None
+        raise UserError(f"{path}: invalid results file at {invalid_field(exc)}") from None
 
 
 def read_results(path: Path) -> list[Result]:

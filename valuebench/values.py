@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from valuebench.errors import UserError, did_you_mean
+from valuebench.errors import UserError, did_you_mean, invalid_field
 from valuebench.io import safe_load_yaml
 from valuebench.paths import tasks_dir
 
@@ -100,9 +100,7 @@ def load_value_set_file(path: Path) -> ValueSet:
     try:
         vs = ValueSet.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UserError(f"{path}: invalid value set at {where or 'top level'}: {first['msg']}") from None
+        raise UserError(f"{path}: invalid value set at {invalid_field(exc)}") from None
     if vs.name != path.stem:
         raise UserError(f"{path}: value set name {vs.name!r} does not match file name {path.stem!r}")
     return vs

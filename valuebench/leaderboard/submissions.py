@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from valuebench.errors import UserError
+from valuebench.errors import UserError, invalid_field
 from valuebench.io import MAX_INPUT_BYTES, one_line, read_text_capped, safe_load_yaml, short_list
 from valuebench.values import list_value_sets, load_value_set
 from valuebench.vectors import FORMATS, cosine_similarity, read_labelled_csv, read_vectors
@@ -122,9 +122,7 @@ def read_meta(path: Path) -> SubmissionMeta:
     try:
         return SubmissionMeta.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "top level"
-        raise UserError(f"{path}: invalid field {where}: {first['msg']}") from None
+        raise UserError(f"{path}: invalid field {invalid_field(exc)}") from None
 
 
 def read_similarity_csv(path: Path, expected_ids: list[str], max_bytes: int | None = MAX_FILE_BYTES) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from valuebench.errors import UserError, did_you_mean
+from valuebench.errors import UserError, did_you_mean, invalid_field
 from valuebench.paths import tasks_dir
 from valuebench.values import ValueSet, load_value_set
 
@@ -54,9 +54,7 @@ def read_jsonl(path: Path) -> list[Scenario]:
             except json.JSONDecodeError as exc:
                 raise UserError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from None
             except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"]) or "record"
-                raise UserError(f"{path}:{lineno}: invalid scenario field {where}: {first['msg']}") from None
+                raise UserError(f"{path}:{lineno}: invalid scenario field {invalid_field(exc, 'record')}") from None
     return out
 
 
