@@ -12,9 +12,9 @@ import torch
 from conftest import REPO
 
 from valuebench.cli import main
-from valuebench.groundtruth.choice import score_continuations
 from valuebench.groundtruth.matrix import half_split, shift_matrix
 from valuebench.lm import tiny_llama
+from valuebench.lm.shared_prefix import score_continuations
 from valuebench.tasks import load_task_card
 
 VALUES = "no_white_lies,no_stereotypes"
@@ -44,9 +44,10 @@ def test_shared_prefix_scores_equal_full_sequences():
     tok = lm.tokenizer
     prefixes = [tok("hello there friend", add_special_tokens=False)["input_ids"],
                 tok("a much longer prefix with many more tokens in it", add_special_tokens=False)["input_ids"]]
-    conts = [[tok(t, add_special_tokens=False)["input_ids"] for t in ("yes indeed", "no", "perhaps so then")]] * 2
+    conts = [[tok(t, add_special_tokens=False)["input_ids"] for t in ("yes indeed", "no", "perhaps so then")],
+             [tok(t, add_special_tokens=False)["input_ids"] for t in ("no", "")]]  # ragged, and an empty one
     yes_no = [tok("Yes", add_special_tokens=False)["input_ids"][0], tok("No", add_special_tokens=False)["input_ids"][0]]
-    got = score_continuations(lm.model, tok, prefixes, conts, next_token_ids=yes_no, batch_size=2)
+    got = score_continuations(lm, prefixes, conts, next_token_ids=yes_no, batch_size=2)
     for n, pre in enumerate(prefixes):
         for k, cont in enumerate(conts[n]):
             ids = torch.tensor([pre + cont])

@@ -22,9 +22,9 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
-from valuebench.groundtruth.choice import score_continuations
 from valuebench.groundtruth.matrix import half_split
 from valuebench.groundtruth.workdir import Workdir
+from valuebench.lm.shared_prefix import score_continuations
 from valuebench.scenarios import Scenario
 from valuebench.values import ValueSet
 
@@ -80,8 +80,8 @@ def run_judges(lm, value_set: ValueSet, holdout: list[Scenario], work: Workdir, 
         unit = f"{prefix}-{k}"
         if not work.done(unit):
             prefixes, conts = _encode(lm.tokenizer, part, value_set, template)
-            scored = score_continuations(lm.model, lm.tokenizer, prefixes, conts, next_token_ids=yes_no,
-                                         want_tokens=False, batch_size=batch_size, progress=bar)
+            scored = score_continuations(lm, prefixes, conts, next_token_ids=yes_no, want_tokens=False,
+                                         batch_size=batch_size, progress=lambda rows: bar.update(len(rows)))
             diff = scored.next_logprobs[..., 0] - scored.next_logprobs[..., 1]  # [items, judges]
             work.save(unit, {"scores": {item[0]: row.tolist() for item, row in zip(part, diff)}})
         scores.update(work.load(unit)["scores"])

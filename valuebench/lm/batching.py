@@ -22,6 +22,11 @@ def prompt_text(tokenizer, messages: list[dict]) -> str:
     return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
+def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
+    """Token ids of the chat-templated conversation, up to the assistant's turn."""
+    return tokenizer(prompt_text(tokenizer, messages), add_special_tokens=False)["input_ids"]
+
+
 def encode_pair(tokenizer, messages: list[dict], response: str) -> tuple[list[int], list[int]]:
     """Token ids of the templated prompt and of the response that follows it."""
     head = prompt_text(tokenizer, messages)

@@ -25,19 +25,8 @@ from tqdm.auto import tqdm
 
 from valuebench.lm.batching import base_model, encode_pair, left_pad, length_sorted_batches
 from valuebench.lm.loading import LM
-from valuebench.lm.shared_prefix import shared_prefix_sums
+from valuebench.lm.shared_prefix import group_by_prompt, score_continuations, token_logprobs
 from valuebench.lm.steering import Steering, SteerSpec
-
-HEAD_CHUNK = 512  # rows of the LM head computed at once (bounds the [rows, vocab] float32 buffer)
-
-
-def _token_logprobs(lm: LM, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    head = lm.model.get_output_embeddings()
-    out = torch.empty(len(targets), dtype=torch.float32, device=hidden.device)
-    for i in range(0, len(targets), HEAD_CHUNK):
-        logits = head(hidden[i:i + HEAD_CHUNK]).float()
-        out[i:i + HEAD_CHUNK] = torch.log_softmax(logits, dim=-1).gather(1, targets[i:i + HEAD_CHUNK, None])[:, 0]
-    return out
 
 
 def _batch_sums(lm: LM, batch, steering: Steering | None, rows) -> torch.Tensor:
@@ -48,8 +37,23 @@ def _batch_sums(lm: LM, batch, steering: Steering | None, rows) -> torch.Tensor:
     predictors = torch.zeros_like(batch.response_mask)
     predictors[:, :-1] = batch.response_mask[:, 1:]  # position t predicts token t+1
     row_of = predictors.nonzero(as_tuple=True)[0]
-    token_lp = _token_logprobs(lm, hidden[predictors], batch.input_ids[batch.response_mask])
+    token_lp = token_logprobs(lm, hidden[predictors], batch.input_ids[batch.response_mask])
     return torch.zeros(len(batch.lengths), dtype=torch.float32).index_add_(0, row_of.cpu(), token_lp.cpu())
+
+
+def _shared_sums(lm: LM, pairs, batch_size: int, steering, per_item: bool, bar) -> np.ndarray:
+    """Summed response log-probs, each distinct prompt run once (``shared_prefix.score_continuations``)."""
+    groups = group_by_prompt(pairs)
+    sizes = [len(p) + sum(len(pairs[i][1]) for i in members) for p, members in groups]
+    scored = score_continuations(
+        lm, [p for p, _ in groups], [[pairs[i][1] for i in members] for _, members in groups],
+        batches=length_sorted_batches(sizes, batch_size), share_common=True, steering=steering,
+        steer_rows=[members for _, members in groups] if per_item else None,
+        progress=lambda rows: bar.update(sum(len(groups[g][1]) for g in rows)))
+    sums = np.zeros(len(pairs))
+    for g, (_, members) in enumerate(groups):
+        sums[members] = scored.sum_logprob[g, :len(members)]
+    return sums
 
 
 @torch.inference_mode()
@@ -74,8 +78,7 @@ def response_logprobs(lm: LM, conversations: list[list[dict]], responses: list[s
         if steering is not None:
             steering.__enter__()
         if share_prompts and len({tuple(p) for p, _ in pairs}) < len(pairs):
-            per_item = steer is not None and steer.per_item()
-            sums = shared_prefix_sums(lm, pairs, batch_size, _token_logprobs, steering, per_item, bar)
+            sums = _shared_sums(lm, pairs, batch_size, steering, steer is not None and steer.per_item(), bar)
             idx_batches = []
         else:
             idx_batches = length_sorted_batches([len(p) + len(r) for p, r in pairs], batch_size)

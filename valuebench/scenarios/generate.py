@@ -57,7 +57,8 @@ def parse_record(text: str) -> dict | None:
 
 def judge_keeps(lm, value: Value, records: list[dict], rng: np.random.Generator) -> list[bool]:
     """Value-guided filter: True where the model prefers the upholding reply (A/B order randomized)."""
-    from valuebench.groundtruth.choice import prompt_ids, score_continuations
+    from valuebench.lm.batching import prompt_ids
+    from valuebench.lm.shared_prefix import score_continuations
 
     tok = lm.tokenizer
     flips = rng.random(len(records)) < 0.5
@@ -68,7 +69,7 @@ def judge_keeps(lm, value: Value, records: list[dict], rng: np.random.Generator)
         msg = JUDGE.format(statement=value.statement, user=rec["user_prompt"], a=a, b=b)
         prefixes.append(prompt_ids(tok, [{"role": "user", "content": msg}]))
     letters = [tok("A", add_special_tokens=False)["input_ids"][0], tok("B", add_special_tokens=False)["input_ids"][0]]
-    scored = score_continuations(lm.model, tok, prefixes, [[[]] for _ in prefixes], next_token_ids=letters,
+    scored = score_continuations(lm, prefixes, [[[]] for _ in prefixes], next_token_ids=letters,
                                  want_tokens=False)
     picks_a = scored.next_logprobs[:, 0, 0] > scored.next_logprobs[:, 0, 1]
     return [bool(pa != flip) for pa, flip in zip(picks_a, flips)]
