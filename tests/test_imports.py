@@ -22,7 +22,7 @@ LAYERS = [
     ("models and representations", ["valuebench.lm", "valuebench.methods", "valuebench.hub",
                                     "valuebench.benchmarks"]),
     ("measurement", ["valuebench.groundtruth", "valuebench.scenarios.generate", "valuebench.scenarios.quality",
-                     "valuebench.validity", "valuebench.evaluate", "valuebench.analysis"]),
+                     "valuebench.validity", "valuebench.workunits", "valuebench.evaluate", "valuebench.analysis"]),
     ("leaderboard", ["valuebench.leaderboard"]),
     ("interface", ["valuebench.commands", "valuebench.cli"]),
 ]

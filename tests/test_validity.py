@@ -12,18 +12,13 @@ import yaml
 from conftest import FIXTURES, REPO
 
 from valuebench import benchmarks, methods, tasks
+from valuebench.ceilings import antisymmetric_share, estimate, spearman_brown, symmetric_bound
 from valuebench.cli import main
 from valuebench.errors import UserError
 from valuebench.groundtruth.cards import pretty_name
 from valuebench.groundtruth.publish import rewrite_card, write_task
-from valuebench.validity import (
-    GATE_BASELINES,
-    antisymmetric_share,
-    estimate,
-    independent_dpo,
-    spearman_brown,
-    symmetric_bound,
-)
+from valuebench.validity import GATE_BASELINES
+from valuebench.workunits import independent_dpo
 
 SHIPPED = sorted(p.parent.name for p in (REPO / "tasks").glob("*-smollm2-135m-*/README.md"))
 
@@ -159,7 +154,7 @@ def test_write_task_gates_a_new_task(tmp_path):
             "noise_ceiling": {"value": 0.5, "method": "mean pairwise Spearman", "n_replicates": 3},
             "ceilings": {"independent": estimate(0.61, "folds share nothing (by construction)")},
             "provenance": {"pipeline": "synthetic", "date": "2026-12-01"}}
-    from valuebench.validity import replicate_agreement
+    from valuebench.ceilings import replicate_agreement
 
     meta["noise_ceiling"]["value"] = round(replicate_agreement(reps, "off-diagonal"), 4)
     folder = write_task(tmp_path / "new-task", meta, np.mean(reps, axis=0), ids, "# new task\n", reps)

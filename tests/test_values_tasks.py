@@ -103,8 +103,8 @@ def test_value_set_errors(tmp_path):
 def test_low_ceiling_task_runs_only_when_named(tmp_path, monkeypatch):
     """A task that fails the validity gate (here: an independent ceiling of 0.15) stays registered but leaves
     the default benchmark; naming it still runs it."""
+    from valuebench.ceilings import estimate
     from valuebench.groundtruth.publish import rewrite_card
-    from valuebench.validity import estimate
 
     dst = tmp_path / "extra" / "fixture-low"
     shutil.copytree(FIXTURES / "tasks" / "fixture-constraints", dst)

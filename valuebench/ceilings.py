@@ -201,3 +201,8 @@ def check_card(task: Task) -> None:
                 problems.append(f"baseline {b.method} marked passed={b.passed} against its numbers")
     if problems:
         raise UserError(f"task {task.name}: ceilings inconsistent with its files: {'; '.join(problems)}; {fix}")
+
+
+def estimate(value: float | None, how: str, *, sd: float | None = None, n_splits: int | None = None,
+             reason: str | None = None) -> dict:
+    return {"value": r4(value), "sd": r4(sd), "n_splits": n_splits, "how": how, "reason": reason}

@@ -187,7 +187,7 @@ def _time_line(wall: float, compute: tuple, hardware: str) -> str:
 
 
 def _main_effects_line(m) -> str:
-    from valuebench.validity import antisymmetric_share, main_effects_r2
+    from valuebench.ceilings import antisymmetric_share, main_effects_r2
 
     return main_effects_text(main_effects_r2(m), antisymmetric_share(m))
 
@@ -227,7 +227,8 @@ def pretty_name(task_type: str, model: str, value_set: str) -> str:
 def independent_estimate(kind: str, ceiling: dict) -> dict:
     """The independent ceiling a pipeline's own replicates give: the split-half value when its replicates are
     independent by construction, none (with the reason) for judges, whose question text is fixed."""
-    from valuebench.validity import NO_INDEPENDENT_JUDGES, estimate
+    from valuebench.ceilings import estimate
+    from valuebench.workunits import NO_INDEPENDENT_JUDGES
 
     if kind in INDEPENDENT_BY_DESIGN:
         return estimate(ceiling.get("value"), f"{ceiling.get('method', '')} (replicates independent by construction)",

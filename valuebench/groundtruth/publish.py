@@ -122,7 +122,7 @@ def rewrite_card(task: Task, *, work_dir: Path | None = None, overrides: dict | 
 
     card = task.folder / "README.md"
     front, body = split_front_matter(card.read_text(encoding="utf-8"), str(card))
-    from valuebench.validity import companion_notes
+    from valuebench.workunits import companion_notes
 
     verdict = gate(task, ceilings_override=overrides, work_dir=work_dir)
     front = with_verdict(front, verdict)
