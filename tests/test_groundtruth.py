@@ -228,16 +228,16 @@ def test_bad_input_exit_2(tmp_path, capsys):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_main_effects_share():
-    from valuebench.ceilings import main_effects_share
+def test_main_effects_r2():
+    from valuebench.ceilings import main_effects_r2
 
     r, c = np.array([0.0, 1.0, 2.0, 3.0]), np.array([5.0, -1.0, 0.5, 2.0])
     additive = r[:, None] + c[None, :]
     np.fill_diagonal(additive, np.nan)
-    assert main_effects_share(additive) == pytest.approx(1.0)
+    assert main_effects_r2(additive) == pytest.approx(1.0)
     noise = np.random.default_rng(0).normal(size=(8, 8))
-    assert 0 < main_effects_share(noise) < 0.8  # 14 parameters for 56 cells of pure noise
-    assert main_effects_share(np.zeros((4, 4))) is None
+    assert 0 < main_effects_r2(noise) < 0.8  # 14 parameters for 56 cells of pure noise
+    assert main_effects_r2(np.zeros((4, 4))) is None
 
 
 def test_user_turn_steering_prefixes_the_user_message(monkeypatch):

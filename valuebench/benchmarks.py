@@ -20,14 +20,11 @@ def get_tasks(names: list[str] | None = None, *, value_set: str | None = None,
     """Named tasks (``["all"]``: every current task, gated or not), else the default benchmark: the tasks whose
     card carries a passing validity verdict (``Task.in_default_benchmark``), each verified."""
     tasks = discover()
-    if names == ["all"]:
-        selected = [t for t in tasks.values() if t.metadata.superseded_by is None]
-        for t in selected:
-            t.verify()
-    elif names:
-        selected = [resolve(n, packaged=tasks) for n in names]
+    if names and names != ["all"]:
+        selected = [resolve(n, packaged=tasks) for n in names]  # resolve verifies each
     else:
-        selected = [t for t in tasks.values() if t.metadata.superseded_by is None and t.in_default_benchmark]
+        selected = [t for t in tasks.values()
+                    if t.metadata.superseded_by is None and (names == ["all"] or t.in_default_benchmark)]
         for t in selected:
             t.verify()
     if value_set:

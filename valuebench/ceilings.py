@@ -81,7 +81,7 @@ def antisymmetric_share(m: np.ndarray) -> float | None:
     return float((anti**2).sum() / total)
 
 
-def main_effects_share(m: np.ndarray) -> float | None:
+def main_effects_r2(m: np.ndarray) -> float | None:
     """R² of the best additive fit ``M(i, j) ≈ r_i + c_j`` over the scored off-diagonal cells.
 
     Why it is in every card: a matrix can rank pairs reliably (high ceiling) only because some values are
@@ -100,10 +100,6 @@ def main_effects_share(m: np.ndarray) -> float | None:
     design[np.arange(y.size), n + cols] = 1
     beta = np.linalg.lstsq(design, y, rcond=None)[0]
     return float(1 - np.var(y - design @ beta) / np.var(y))
-
-
-def main_effects_r2(m: np.ndarray) -> float | None:
-    return main_effects_share(m)
 
 
 def r4(x: float | None) -> float | None:

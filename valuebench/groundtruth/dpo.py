@@ -166,7 +166,7 @@ def run_unit(lm, pool: list[Scenario], folds: dict, r: int, vid: str, settings: 
     train_ids = set(folds[vid][r])
     data = [s for s in pool if s.id in train_ids]
     cross = {v: set(f[r][: settings.eval_per_value]) for v, f in folds.items() if v != vid}
-    evaluate = [s for s in pool if (s.id not in train_ids) if s.value_id == vid or s.id in cross[s.value_id]]
+    evaluate = [s for s in pool if s.id not in train_ids and (s.value_id == vid or s.id in cross[s.value_id])]
     with tempfile.TemporaryDirectory() as tmp:
         trained = train_dpo(str(lm.path), lm.tokenizer, data, settings, seed + r, tmp)
     start = time.perf_counter()

@@ -48,7 +48,6 @@ class RunSpec:
 LATER_DEFAULTS = {"placement": "system", "choice": "logprob"}
 
 
-
 def _short_model(lm) -> str:
     return lm.name.split("/")[-1].replace("embedded:", "").replace("-Instruct", "").lower()
 
