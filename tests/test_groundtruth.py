@@ -222,6 +222,9 @@ def test_bad_input_exit_2(tmp_path, capsys):
     assert main(["groundtruth", "dpo", "--value-set", "constraints-9", "--dpo-epochs", "0",
                  "--model", "tiny-random", "--output", str(tmp_path / "out")]) == 2
     assert "--dpo-epochs must be between 1 and" in capsys.readouterr().err
+    assert main(["groundtruth", "dpo", "--value-set", "constraints-9", "--dpo-eval-per-value", "1",
+                 "--model", "tiny-random", "--output", str(tmp_path / "out")]) == 2
+    assert "--dpo-eval-per-value must be between 2 and" in capsys.readouterr().err
     assert main(["groundtruth", "dpo", "--value-set", "constraints-9", "--task-version", "v2",
                  "--model", "tiny-random", "--output", str(tmp_path / "out")]) == 2
     assert "--task-version must look like MAJOR.MINOR.PATCH" in capsys.readouterr().err
