@@ -196,7 +196,8 @@ def test_silhouette_command_json_shape(capsys):
                          "--label", "category", "--format", "json")
     assert code == 0, err
     data = json.loads(out)
-    assert set(data) == {"silhouette", "random_mean", "random_p95", "p_value", "label", "n_values"}
+    assert set(data) == {"method", "value_set", "silhouette", "random_mean", "random_p95", "p_value", "label",
+                         "n_values"}
     assert data["label"] == "category" and data["n_values"] == 9 and 0 < data["p_value"] <= 1
 
 

@@ -520,7 +520,7 @@ def test_broken_pipe_is_quiet(capsys, monkeypatch):
 def test_keyboard_interrupt_while_importing_commands(capsys, monkeypatch):
     import valuebench.cli as cli
 
-    def interrupted():
+    def interrupted(*args):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "build_parser", interrupted)

@@ -58,11 +58,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"valuebench: error: {' '.join(message.split())}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    import importlib
-    import pkgutil
+def _command_in(argv: list[str]) -> str | None:
+    """The command word of an argument list (the first word that is not a top-level option or its value)."""
+    it = iter(argv)
+    for token in it:
+        if token == "--max-input-mb":
+            next(it, None)
+        elif not token.startswith("-"):
+            return token
+    return None
 
-    import valuebench.commands as commands
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; only the module of the command named in ``argv`` is imported and registered in full (all of
+    them when ``argv`` is None), the others are listed from ``commands.COMMANDS`` so ``--help`` stays fast."""
+    import importlib
+
+    from valuebench.commands import COMMANDS
 
     parser = _Parser(prog="valuebench", description="A benchmark for value representations of language models.")
     parser.add_argument("--version", action="version", version=f"valuebench {__version__}")
@@ -71,9 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="largest input file read (vectors, matrices, cards); default 20 MB, the submission "
                              "limit (VALUEBENCH_MAX_INPUT_BYTES also sets it)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"valuebench.commands.{info.name}")
-        module.register(sub)
+    wanted = _command_in(argv) if argv is not None else None
+    modules = sorted({m for m, _ in COMMANDS.values()}) if argv is None else \
+        [COMMANDS[wanted][0]] if wanted in COMMANDS else []
+    for name in modules:
+        importlib.import_module(f"valuebench.commands.{name}").register(sub)
+    registered = set(sub.choices)
+    for command, (_, help_line) in COMMANDS.items():
+        if command not in registered:
+            sub.add_parser(command, help=help_line)
     return parser
 
 
@@ -140,7 +158,7 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def _run(argv: list[str] | None, state: dict) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     state["debug"] = args.debug
     if not getattr(args, "func", None):

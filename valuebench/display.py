@@ -39,13 +39,67 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _header(name: str, limit: int = 18) -> tuple[str, int]:
+    """A long column name broken into lines after '-' or '_' (never mid-word), and its widest line."""
+    import re
+
+    if len(name) <= limit:
+        return name, len(name)
+    parts, lines = re.findall(r"[^_-]+[_-]?|[_-]", name), [""]
+    for part in parts:
+        if lines[-1] and len(lines[-1]) + len(part) > limit:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines), max(len(x) for x in lines)
+
+
 def print_table(rows: list[dict], columns: list[str], title: str | None = None) -> None:
+    """A rich table; identifiers (cells without spaces, like task names) are never broken mid-word."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
+    table = Table(title=escape(title) if title else None, show_lines=False)
+    width = 0
     for col in columns:
-        table.add_column(col, overflow="fold")
+        cells = [fmt(row.get(col)) for row in rows]
+        ident = bool(cells) and all(" " not in c for c in cells)
+        header, head_w = _header(col)
+        col_w = max([head_w, *(len(c) for c in cells)])
+        table.add_column(escape(header), overflow="fold", no_wrap=ident, min_width=col_w if ident else head_w)
+        width += (col_w if ident else min(col_w, 40)) + 3
     for row in rows:
-        table.add_row(*(fmt(row.get(c)) for c in columns))
-    Console(width=max(100, min(200, 20 * len(columns)))).print(table)
+        table.add_row(*(escape(fmt(row.get(c))) for c in columns))
+    Console(width=max(100, width + 1)).print(table)
+
+
+class Steps:
+    """Progress of ``total`` named steps on stderr: a bar with the current step ('tfidf: represent ccai-21'),
+    'k of n', elapsed and remaining time. Silent when stderr is not a terminal (logs, tests, pipes)."""
+
+    def __init__(self, total: int, what: str):
+        self.total, self.what, self._bar, self._task = total, what, None, None
+
+    def __enter__(self) -> "Steps":
+        if sys.stderr.isatty() and self.total > 0:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(self.what, total=self.total)
+        return self
+
+    def step(self, label: str) -> None:
+        """Announce the step about to run (the bar counts the ones finished)."""
+        if self._bar is not None:
+            self._bar.update(self._task, description=f"{self.what}: {label}")
+
+    def done(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()

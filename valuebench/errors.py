@@ -11,9 +11,15 @@ class UserError(Exception):
 
 
 def did_you_mean(kind: str, name: str, valid: list[str]) -> "UserError":
-    """Build the standard 'unknown X' error that lists the valid choices."""
+    """Build the standard 'unknown X' error: the closest valid names first ("did you mean"), then all of them."""
+    import difflib
+
     listed = ", ".join(sorted(valid)) if valid else "(none registered)"
-    return UserError(f"unknown {kind} {name!r}; valid {kind}s: {listed}")
+    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=2, cutoff=0.6)
+    if not close:  # a prefix or a fragment of a long task name ("ccai-21" for a task over it)
+        close = sorted(v for v in valid if len(str(name)) >= 3 and str(name).lower() in str(v).lower())[:3]
+    hint = f" did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return UserError(f"unknown {kind} {name!r};{hint} valid {kind}s: {listed}")
 
 
 def invalid_field(exc, what: str = "top level") -> str:

@@ -56,8 +56,14 @@ def rescore_result(path: Path) -> tuple[Result, Score, Task]:
                                     seed=int(stored.get("seed", 0))), task
 
 
+def n_steps(tasks: list[Task]) -> int:
+    """How many steps ``evaluate`` announces: one representation per value set, one score per task."""
+    return len({t.metadata.value_set for t in tasks}) + len(tasks)
+
+
 def evaluate(method: Method, tasks: list[Task], *, output_dir: Path | None = None, n_permutations: int = 1000,
-             n_bootstrap: int = 0, seed: int = 0, use_cache: bool = True) -> list[TaskScore]:
+             n_bootstrap: int = 0, seed: int = 0, use_cache: bool = True, steps=None) -> list[TaskScore]:
+    """Score ``method`` on ``tasks``; ``steps`` (a ``display.Steps``) hears of each representation and score."""
     out: list[TaskScore] = []
     by_value_set: dict[str, list[Task]] = {}
     for task in tasks:
@@ -65,13 +71,19 @@ def evaluate(method: Method, tasks: list[Task], *, output_dir: Path | None = Non
     for tasks_here in by_value_set.values():
         value_set = tasks_here[0].value_set
         t0 = time.perf_counter()
+        if steps is not None:
+            steps.step(f"represent {value_set.name}")
         rep = represent_cached(method, value_set, use_cache=use_cache)
+        if steps is not None:
+            steps.done()
         rep = validate(rep, value_set.ids, f"method {method.name}")
         represent_s = time.perf_counter() - t0
         # the canonical (rounded) similarity is what is scored and what the results file stores
         similarity = canonical_similarity(cosine_similarity(rep.aligned(value_set.ids)))
         for task in tasks_here:
             t1 = time.perf_counter()
+            if steps is not None:
+                steps.step(f"score {task.name}")
             sc = score_similarity(similarity, task, n_permutations=n_permutations, n_bootstrap=n_bootstrap,
                                   seed=seed)
             timing = {"represent_s": round(represent_s, 4), "score_s": round(time.perf_counter() - t1, 4)}
@@ -79,11 +91,14 @@ def evaluate(method: Method, tasks: list[Task], *, output_dir: Path | None = Non
             if output_dir is not None:
                 write_result(output_dir, result)
             out.append(TaskScore(task, sc, result))
+            if steps is not None:
+                steps.done()
     return out
 
 
-def summary(method_name: str, scores: list[TaskScore]) -> dict:
-    """The ``evaluate --format json`` payload (a CLI contract: keep keys stable)."""
+def summary(method_name: str, scores: list[TaskScore], benchmark: dict | None = None) -> dict:
+    """The ``evaluate --format json`` payload (a CLI contract: keep keys stable; ``benchmark`` is added when the
+    tasks were a named benchmark: its name, version and task versions)."""
     rows = [{"task": s.task.name, "type": s.task.metadata.type, "spearman": s.score.spearman,
              "kendall": s.score.kendall, "p_value": s.score.p_value, "ci": list(s.score.ci),
              "n_pairs": s.score.n_pairs, "normalized": s.score.normalized, "ceiling": s.score.ceiling,
@@ -96,4 +111,7 @@ def summary(method_name: str, scores: list[TaskScore]) -> dict:
         by_type = {c[5:-1]: float(agg[c]) for c in agg.index if c.startswith("mean[")}
     else:
         mean, by_type = float("nan"), {}
-    return {"method": method_name, "tasks": rows, "mean": mean, "mean_by_type": by_type}
+    out = {"method": method_name, "tasks": rows, "mean": mean, "mean_by_type": by_type}
+    if benchmark is not None:
+        out["benchmark"] = benchmark
+    return out

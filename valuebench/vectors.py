@@ -320,3 +320,16 @@ def cosine_similarity(vectors: np.ndarray) -> np.ndarray:
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     sim = unit @ unit.T
     return np.clip(sim, -1.0, 1.0)
+
+
+def write_npz(path: Path, rep: Representation) -> None:
+    """Write ``vectors`` [n, d] float32 and ``value_ids`` (unicode, no pickle) as an ``.npz`` that ``read_vectors``
+    reads back."""
+    buf = io.BytesIO()
+    np.savez(buf, vectors=np.ascontiguousarray(rep.vectors, dtype=np.float32),
+             value_ids=np.array(rep.value_ids, dtype=str))
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+#: the formats ``represent`` writes, by suffix
+WRITERS = {".safetensors": write_safetensors, ".npz": write_npz}

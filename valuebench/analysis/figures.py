@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+from matplotlib.colors import Normalize, TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 AXIS_NOTE = ("MDS axes have no units and no meaning of their own: only the distances between points "
@@ -158,33 +158,47 @@ def value_map_figure(coords_or_similarity, value_ids: list[str], labels: list[st
 TASK_NOTE = "rows: trained/steered value i · columns: affected value j · grey: not measured (diagonal/missing)"
 
 
+def _norm(m: np.ndarray):
+    """Colour from the data's own range: diverging around 0 when the values have both signs, else a sequential
+    map from min to max (a judge matrix of 0.88-0.97 is not 'uniformly high' on a ±1 scale: only ranks count)."""
+    finite = m[np.isfinite(m)]
+    if not len(finite):
+        return plt.get_cmap("RdBu_r"), TwoSlopeNorm(0.0, -1.0, 1.0)
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo < 0 < hi:
+        limit = max(-lo, hi)
+        return plt.get_cmap("RdBu_r"), TwoSlopeNorm(0.0, -limit, limit)
+    hi = hi if hi > lo else lo + 1e-9
+    return plt.get_cmap("viridis"), Normalize(lo, hi)
+
+
 def heatmap_figure(matrix, value_ids: list[str], title: str = "Matrix", ceiling: float | None = None,
-                   colorbar_label: str = "value", note: str = TASK_NOTE) -> Figure:
-    """A value-by-value matrix with a diverging colormap centred at 0 (positive red, negative blue),
-    missing cells (the diagonal, NaN) in grey, a colour bar and short tick labels readable at 21 values."""
+                   colorbar_label: str = "value", note: str = TASK_NOTE, diagonal: list[str] | None = None) -> Figure:
+    """A labelled matrix coloured by its own range (``_norm``), missing cells (the diagonal, NaN) in grey, a colour
+    bar and the full labels; ``diagonal`` writes a text (e.g. a ceiling) into each diagonal cell."""
     m = np.asarray(matrix, dtype=float)
     n = len(value_ids)
     if m.shape != (n, n):
         raise ValueError(f"matrix shape {m.shape} does not match {n} value ids")
-    limit = float(np.nanmax(np.abs(m))) if np.isfinite(m).any() else 1.0
-    limit = limit if limit > 0 else 1.0
-    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.82")
+    cmap, norm = _norm(m)
+    cmap = cmap.with_extremes(bad="0.82")
     side = 5.5 + 0.28 * n
     fig = Figure(figsize=(side + 1.5, side), dpi=110, layout="constrained")
     ax = fig.add_subplot()
-    image = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, norm=TwoSlopeNorm(0.0, -limit, limit))
-    names = [short_name(v, width=24).replace("\n", " ") for v in value_ids]
+    image = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, norm=norm)
     size = 9 if n <= 12 else 7.5
-    ax.set_xticks(range(n), names, rotation=60, ha="right", rotation_mode="anchor", fontsize=size)
-    ax.set_yticks(range(n), names, fontsize=size)
+    ax.set_xticks(range(n), value_ids, rotation=60, ha="right", rotation_mode="anchor", fontsize=size)
+    ax.set_yticks(range(n), value_ids, fontsize=size)
     ax.set_xticks(np.arange(-0.5, n), minor=True)
     ax.set_yticks(np.arange(-0.5, n), minor=True)
     ax.grid(which="minor", color="white", linewidth=0.6)
     ax.tick_params(which="minor", length=0)
     if n <= 12:
         for i, j in zip(*np.where(np.isfinite(m))):
-            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if abs(m[i, j]) > 0.6 * limit else "black")
+            dark = np.mean(cmap(norm(m[i, j]))[:3]) < 0.5
+            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white" if dark else "black")
+    for i, text in enumerate(diagonal or []):
+        ax.text(i, i, text, ha="center", va="center", fontsize=6.5, color="0.15")
     fig.colorbar(image, ax=ax, shrink=0.8, label=colorbar_label)
     fig.suptitle(title, fontsize=12, fontweight="bold")
     if ceiling is not None:

@@ -11,11 +11,14 @@ import datetime as dt
 import html
 import math
 
+import numpy as np
+
 from valuebench import __version__, methods
 from valuebench.analysis.agreement import agreement_rows, task_agreement
-from valuebench.analysis.figures import figure_png, heatmap_figure, value_map_figure
+from valuebench.analysis.figures import figure_png, value_map_figure
 from valuebench.analysis.inputs import method_vectors, png_data_uri
 from valuebench.analysis.mds import mds_coordinates, mds_from_dissimilarity, task_dissimilarity
+from valuebench.analysis.plots import agreement_figure, rho_ci_figure, scatter_figure, task_heatmap
 from valuebench.analysis.silhouette import silhouette_analysis
 from valuebench.errors import UserError
 from valuebench.evaluate import evaluate
@@ -26,7 +29,11 @@ from valuebench.vectors import cosine_similarity
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.6em 0 1.2em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
-.note{color:#555;font-size:.9em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}"""
+.note{color:#555;font-size:.9em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+nav ol{columns:2;font-size:.95em}nav li.sub{list-style:none;margin-left:1.2em}
+.badge{font-size:.75em;background:#e2e8f0;border-radius:.6em;padding:0 .4em;margin-left:.3em}"""
+#: methods that are the null hypothesis, marked as such wherever they are ranked
+NULL_METHODS = {"random"}
 
 
 def _cell(value) -> str:
@@ -61,14 +68,18 @@ def task_map_figure(task: Task, how: str = "rank", label: str | None = None):
     return value_map_figure(coords, vs.ids, labels, title, stress, label_name=label), stress
 
 
+def _anchor(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower())
+
+
 def _tasks_section(tasks: list[Task]) -> str:
-    rows = [t.summary() for t in tasks]
-    parts = ["<h2>Tasks</h2>", html_table(rows, ["name", "type", "value_set", "n_values", "model", "ceiling"])]
+    rows = [{**t.summary(), "bound": t.bound} for t in tasks]
+    parts = ["<h2 id=\"tasks\">Tasks</h2>",
+             html_table(rows, ["name", "type", "value_set", "n_values", "model", "ceiling", "bound", "gate"])]
     for task in tasks:
-        parts.append(f"<h3>{html.escape(task.name)}</h3><p class=\"note\">{html.escape(task.metadata.description)}</p>")
-        parts.append(html_figure(heatmap_figure(task.matrix, task.value_set.ids, f"{task.name}: ground truth M[i, j]",
-                                                ceiling=task.ceiling, colorbar_label="M[i, j]"),
-                                 f"Ground-truth matrix of {task.name}."))
+        parts.append(f"<h3 id=\"task-{_anchor(task.name)}\">{html.escape(task.name)}</h3>"
+                     f"<p class=\"note\">{html.escape(task.metadata.description)}</p>")
+        parts.append(html_figure(task_heatmap(task), f"Ground-truth matrix of {task.name}."))
         fig, stress = task_map_figure(task)
         parts.append(html_figure(fig, f"MDS map of {task.name} (stress-1 {stress:.3f})."))
     return "".join(parts)
@@ -76,43 +87,79 @@ def _tasks_section(tasks: list[Task]) -> str:
 
 def _agreement_section(tasks: list[Task]) -> str:
     if len(tasks) < 2:
-        return "<h2>Task agreement</h2><p class=\"note\">Needs at least two tasks.</p>"
+        return "<h2 id=\"agreement\">Task agreement</h2><p class=\"note\">Needs at least two tasks.</p>"
     rho, n_pairs = task_agreement(tasks)
-    note = "Spearman rho between tasks over shared values and pairs · grey: no shared pairs"
-    fig = heatmap_figure(rho.to_numpy(), list(rho.index), "Task-by-task agreement", colorbar_label="Spearman rho",
-                         note=note)
-    return ("<h2>Task agreement</h2>"
-            + html_table(agreement_rows(rho, n_pairs), ["task_a", "task_b", "spearman", "n_pairs"])
-            + html_figure(fig, note))
+    fig = agreement_figure(rho, {t.name: t.bound for t in tasks})
+    return ("<h2 id=\"agreement\">Task agreement</h2>"
+            + html_figure(fig, "Spearman ρ between tasks over shared values and pairs; diagonal: each task's bound")
+            + html_table(agreement_rows(rho, n_pairs), ["task_a", "task_b", "spearman", "n_pairs"]))
 
 
 def _method_section(name: str, value_sets: list[ValueSet], n_seeds: int) -> str:
-    """Maps (one per label) and silhouettes of one method on every value set."""
-    parts = [f"<h3>{html.escape(name)}</h3>"]
+    """One MDS map per value set (coloured by its first label, the legend naming it) and the silhouette of
+    every label."""
+    parts = [f"<h3 id=\"method-{_anchor(name)}\">{html.escape(name)}</h3>"]
     method = methods.get_method(name)
-    rows = []
+    rows, maps = [], []
     for vs in value_sets:
         vectors = method_vectors(method, vs)
         coords, stress = mds_coordinates(cosine_similarity(vectors))
-        for label in vs.labels or [None]:
-            labels = vs.label_vector(label) if label else None
-            fig = value_map_figure(coords, vs.ids, labels, f"{name} on {vs.name}", stress, label_name=label)
-            parts.append(html_figure(fig, f"{name} on {vs.name}, coloured by {label or 'nothing'}."))
-            if label:
-                sil = silhouette_analysis(vectors, labels, label, n_seeds=n_seeds)
-                rows.append({"value_set": vs.name, **sil.to_dict()})
+        first = next(iter(vs.labels), None)
+        fig = value_map_figure(coords, vs.ids, vs.label_vector(first) if first else None, f"{name} on {vs.name}",
+                               stress, label_name=first)
+        maps.append(html_figure(fig, f"{name} on {vs.name}, coloured by {first or 'nothing'}."))
+        for label in vs.labels:
+            sil = silhouette_analysis(vectors, vs.label_vector(label), label, n_seeds=n_seeds)
+            rows.append({"value_set": vs.name, **sil.to_dict()})
     cols = ["value_set", "label", "n_values", "silhouette", "random_mean", "random_p95", "p_value"]
-    return "".join(parts[:1]) + html_table(rows, cols) + "".join(parts[1:])
+    return "".join(parts) + html_table(rows, cols) + "".join(maps)
 
 
 def _scores_section(names: list[str], tasks: list[Task]) -> str:
-    rows = []
-    for name in names:
-        for s in evaluate(methods.get_method(name), tasks):
-            rows.append({"method": name, "task": s.task.name, "spearman": s.score.spearman, "p_value": s.score.p_value,
-                         "ci_low": s.score.ci[0], "ci_high": s.score.ci[1], "ceiling": s.score.ceiling})
-    cols = ["method", "task", "spearman", "ci_low", "ci_high", "p_value", "ceiling"]
-    return "<h2>Scores</h2>" + html_table(rows, cols)
+    """Methods × tasks: ρ [CI] and ρ/bound per cell, the mean and the rank; then each task's ρ-with-CI chart
+    and the similarity-vs-ground-truth scatter behind every score."""
+    scores = {name: {s.task.name: s for s in evaluate(methods.get_method(name), tasks)} for name in names}
+    means = {n: sum(s.score.spearman for s in row.values()) / len(row) for n, row in scores.items()}
+    order = sorted(names, key=lambda n: -means[n])
+    head = "".join(f"<th>{html.escape(t.name)}<br><span class=\"note\">bound {_cell(t.bound)}</span></th>"
+                   for t in tasks)
+    body = []
+    for rank, name in enumerate(order, 1):
+        cells = []
+        for t in tasks:
+            sc = scores[name][t.name].score
+            norm = f" · ρ/bound {sc.spearman / t.bound:.2f}" if t.bound else ""
+            cells.append(f"<td>{sc.spearman:.3f}{'*' if sc.p_value < 0.05 else ''}<br><span class=\"note\">"
+                         f"[{sc.ci[0]:.2f}, {sc.ci[1]:.2f}]{norm}</span></td>")
+        badge = '<span class="badge">null</span>' if name in NULL_METHODS else ""
+        body.append(f"<tr><td>{html.escape(name)}{badge}</td><td>{rank}</td><td>{means[name]:.3f}</td>"
+                    f"{''.join(cells)}</tr>")
+    table = (f"<table><thead><tr><th>method</th><th>rank</th><th>mean ρ</th>{head}</tr></thead>"
+             f"<tbody>{''.join(body)}</tbody></table><p class=\"note\">ρ = Spearman between the method's cosine "
+             "similarities and the task's ground truth; [95% CI over values]; * permutation p &lt; 0.05.</p>")
+    figures = []
+    for t in tasks:
+        rows = [{"name": n, "rho": scores[n][t.name].score.spearman, "ci_low": scores[n][t.name].score.ci[0],
+                 "ci_high": scores[n][t.name].score.ci[1], "baseline": n in NULL_METHODS} for n in names]
+        figures.append(f"<h3 id=\"scores-{_anchor(t.name)}\">{html.escape(t.name)}</h3>")
+        figures.append(html_figure(rho_ci_figure(rows, task=t.name, bound=t.bound), f"ρ with 95% CI on {t.name}."))
+        for n in order:
+            s = scores[n][t.name]
+            sim = [[math.nan if x is None else x for x in row] for row in s.result.similarity]
+            fig = scatter_figure(np.array(sim, float), t.matrix, t.metadata.pairs, t.value_set.ids, method=n,
+                                 task=t.name, rho=s.score.spearman, ci=s.score.ci, p=s.score.p_value, bound=t.bound)
+            figures.append(html_figure(fig, f"{n} on {t.name}: cosine similarity against ground truth per pair."))
+    return "<h2 id=\"scores\">Scores</h2>" + table + "".join(figures)
+
+
+def _contents(tasks: list[Task], names: list[str]) -> str:
+    items = [("scores", "Scores (table, ρ with CI, scatter per method)"), ("tasks", "Tasks")]
+    items += [(f"task-{_anchor(t.name)}", html.escape(t.name)) for t in tasks]
+    items += [("agreement", "Task agreement"), ("methods", "Methods: maps and silhouettes")]
+    items += [(f"method-{_anchor(n)}", html.escape(n)) for n in names]
+    lis = "".join(f'<li{" class=sub" if a.startswith(("task-", "method-")) else ""}><a href="#{a}">{t}</a></li>'
+                  for a, t in items)
+    return f"<nav><h2>Contents</h2><ol>{lis}</ol></nav>"
 
 
 def default_methods() -> list[str]:
@@ -123,8 +170,8 @@ def build_report(tasks: list[Task], value_sets: list[ValueSet], method_names: li
                  n_seeds: int = 1000, progress=lambda msg: None) -> str:
     """The whole report as one HTML string."""
     ran, skipped, method_html = [], [], []
-    for name in method_names:
-        progress(f"method {name}")
+    for k, name in enumerate(method_names, 1):
+        progress(f"method {name} ({k} of {len(method_names)}): maps and silhouettes")
         try:
             method_html.append(_method_section(name, value_sets, n_seeds))
             ran.append(name)
@@ -132,11 +179,12 @@ def build_report(tasks: list[Task], value_sets: list[ValueSet], method_names: li
             skipped.append({"method": name, "reason": str(exc)})
     progress("tasks")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    progress("scores")
     body = [f"<p class=\"note\">valuebench {__version__} · generated {stamp} · tasks: {len(tasks)} · "
-            f"methods: {', '.join(ran) or 'none'}</p>",
+            f"methods: {', '.join(ran) or 'none'}</p>", _contents(tasks, ran),
             _scores_section(ran, tasks) if tasks and ran else "",
-            _tasks_section(tasks) if tasks else "<h2>Tasks</h2><p>No tasks registered.</p>",
-            _agreement_section(tasks), "<h2>Methods</h2>",
+            _tasks_section(tasks) if tasks else "<h2 id=\"tasks\">Tasks</h2><p>No tasks registered.</p>",
+            _agreement_section(tasks), "<h2 id=\"methods\">Methods</h2>",
             "<p class=\"note\">Silhouette: cosine, against each value-set label; random = Gaussian vectors of the "
             f"same number and dimension ({n_seeds} seeds) — in high dimension these are nearly orthogonal, so this "
             "null sits near 0 with a narrow spread; p = label-permutation test on the method's own distances, "

@@ -12,26 +12,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from valuebench import benchmarks
-from valuebench.analysis.agreement import agreement_rows, task_agreement
-from valuebench.analysis.figures import figure_png, heatmap_figure, value_map_figure
-from valuebench.analysis.inputs import check_output, method_vectors, write_output
-from valuebench.analysis.mds import mds_coordinates
-from valuebench.analysis.report import (
-    build_report,
-    default_methods,
-    html_figure,
-    html_page,
-    html_table,
-    task_map_figure,
-)
-from valuebench.analysis.silhouette import silhouette_analysis
-from valuebench.commands import split_list
+from valuebench.commands import add_task_options, select_tasks, split_list
 from valuebench.commands.run import add_method_options, method_from_args
 from valuebench.display import add_format_option, print_json, print_table
 from valuebench.errors import UserError
-from valuebench.values import list_value_sets, load_value_set
-from valuebench.vectors import cosine_similarity
 
 MAP_SUFFIXES = (".png", ".html")
 MIN_SEEDS = 1000
@@ -39,6 +23,10 @@ MIN_SEEDS = 1000
 
 def _save_figure(fig, out: Path, caption: str, rows: list[dict] | None = None) -> None:
     """PNG as is, or a self-contained HTML page with the figure (and the coordinates table)."""
+    from valuebench.analysis.figures import figure_png
+    from valuebench.analysis.inputs import write_output
+    from valuebench.analysis.report import html_figure, html_page, html_table
+
     if out.suffix.lower() == ".png":
         write_output(out, figure_png(fig))
         return
@@ -53,6 +41,14 @@ def _check_seeds(seeds: int) -> None:
 
 
 def _map(args) -> int:
+    from valuebench import benchmarks
+    from valuebench.analysis.figures import value_map_figure
+    from valuebench.analysis.inputs import check_output, method_vectors
+    from valuebench.analysis.mds import mds_coordinates
+    from valuebench.analysis.report import task_map_figure
+    from valuebench.values import load_value_set
+    from valuebench.vectors import cosine_similarity
+
     out = check_output(args.output, MAP_SUFFIXES)
     if (args.task is None) == (args.method is None):
         raise UserError("give exactly one of --method (with --value-set) or --task")
@@ -83,6 +79,10 @@ def _map(args) -> int:
 
 
 def _silhouette(args) -> int:
+    from valuebench.analysis.inputs import method_vectors
+    from valuebench.analysis.silhouette import silhouette_analysis
+    from valuebench.values import load_value_set
+
     vs = load_value_set(args.value_set)
     labels = vs.label_vector(args.label)
     _check_seeds(args.seeds)
@@ -90,7 +90,7 @@ def _silhouette(args) -> int:
     result = silhouette_analysis(vectors, labels, args.label, n_seeds=args.seeds, seed=args.null_seed)
     keys = ["silhouette", "random_mean", "random_p95", "p_value", "label", "n_values"]
     if args.format == "json":
-        print_json({k: getattr(result, k) for k in keys})
+        print_json({"method": args.method, "value_set": vs.name, **{k: getattr(result, k) for k in keys}})
     else:
         print_table([{"method": args.method, "value_set": vs.name, **result.to_dict()}],
                     ["method", "value_set", *keys], title=f"cosine silhouette ({args.seeds} random seeds/permutations)")
@@ -98,17 +98,19 @@ def _silhouette(args) -> int:
 
 
 def _agreement(args) -> int:
+    from valuebench.analysis.agreement import agreement_rows, task_agreement
+    from valuebench.analysis.figures import figure_png
+    from valuebench.analysis.plots import agreement_figure
+    from valuebench.analysis.inputs import check_output, write_output
+
     out = check_output(args.output, (".png",)) if args.output else None
-    selected = benchmarks.get_tasks(split_list(args.tasks))
+    selected, _ = select_tasks(args)
     if len(selected) < 2:
         raise UserError(f"agreement needs at least two tasks, got {len(selected)}; see `valuebench tasks`")
     rho, n_pairs = task_agreement(selected)
     rows = agreement_rows(rho, n_pairs)
     if out:
-        fig = heatmap_figure(rho.to_numpy(), list(rho.index), "Task-by-task agreement (Spearman rho)",
-                             colorbar_label="Spearman rho",
-                             note="over shared values and pairs · grey: no shared pairs")
-        write_output(out, figure_png(fig))
+        write_output(out, figure_png(agreement_figure(rho, {t.name: t.bound for t in selected})))
     if args.format == "json":
         print_json({"tasks": list(rho.index), "spearman": rho.to_numpy().tolist(),
                     "n_pairs": n_pairs.to_numpy().tolist(), "pairs": rows})
@@ -120,16 +122,24 @@ def _agreement(args) -> int:
 
 
 def _report(args) -> int:
+    from valuebench.analysis.inputs import check_output, write_output
+    from valuebench.analysis.report import build_report, default_methods
+    from valuebench.values import list_value_sets, load_value_set
+
     out_dir = check_output(args.output, (), directory=True)
     _check_seeds(args.seeds)
-    selected = benchmarks.get_tasks(split_list(args.tasks))
+    selected, _ = select_tasks(args)
     names = split_list(args.methods) or default_methods()
     value_sets = [load_value_set(n) for n in (split_list(args.value_sets) or list_value_sets())]
     page = build_report(selected, value_sets, names, n_seeds=args.seeds,
                         progress=lambda msg: print(f"report: {msg}", file=sys.stderr))
     path = out_dir / "index.html"
     write_output(path, page.encode("utf-8"))
-    print(f"wrote {path} ({len(selected)} tasks, methods: {', '.join(names)})")
+    if args.format == "json":
+        print_json({"output": str(path), "tasks": [t.name for t in selected], "methods": names,
+                    "value_sets": [v.name for v in value_sets]})
+    else:
+        print(f"wrote {path} ({len(selected)} tasks, methods: {', '.join(names)})")
     return 0
 
 
@@ -156,7 +166,7 @@ def register(sub) -> None:
     p.set_defaults(func=_silhouette)
 
     p = sub.add_parser("agreement", help="Spearman agreement between every pair of tasks' ground truths")
-    p.add_argument("--tasks", help="comma-separated task names (default: all registered)")
+    add_task_options(p)
     p.add_argument("--output", help="also write the heatmap to this .png")
     add_format_option(p)
     p.set_defaults(func=_agreement)
@@ -164,8 +174,9 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="static self-contained HTML report of tasks, maps and silhouettes")
     p.add_argument("--output", required=True, help="output folder (index.html is written there)")
     p.add_argument("--methods", help="comma-separated methods (default: every method that needs no LLM)")
-    p.add_argument("--tasks", help="comma-separated task names (default: all registered)")
+    add_task_options(p)
     p.add_argument("--value-sets", help="comma-separated value sets for method maps (default: all)")
-    p.add_argument("--seeds", type=int, default=1000, help="random-vector draws for the silhouette null")
+    p.add_argument("--seeds", type=int, default=1000, help="random-vector draws for the silhouette null (default 1000)")
+    add_format_option(p)
     p.set_defaults(func=_report)
 

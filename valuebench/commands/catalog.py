@@ -1,14 +1,43 @@
-"""Listing commands: ``value-sets``, ``tasks``, ``task show``, ``methods``."""
+"""Listing commands: ``benchmarks``, ``value-sets``, ``tasks``, ``task show``, ``methods``.
+
+Library imports happen inside the command functions, so ``--help`` stays fast.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+from valuebench.display import add_format_option, fmt, print_json, print_table
 
-from valuebench import benchmarks, methods, tasks, values
-from valuebench.display import add_format_option, print_json, print_table
+
+def _benchmarks(args) -> int:
+    from valuebench import benchmarks
+
+    if args.name:
+        bench = benchmarks.get_benchmark(args.name)
+        if args.format == "json":
+            print_json({**bench.summary(), "task_summaries": [t.summary() for t in bench.tasks]})
+            return 0
+        rows = [{"task": t.name, "version": t.metadata.version, "type": t.metadata.type,
+                 "value_set": t.metadata.value_set, "bound": t.bound, "gate": t.summary()["gate"]}
+                for t in bench.tasks]
+        print_table(rows, ["task", "version", "type", "value_set", "bound", "gate"],
+                    title=f"benchmark {bench.name} v{bench.version}: {bench.description}")
+        print(f"evaluate on it: valuebench evaluate --method NAME --benchmark {bench.name}")
+        return 0
+    found = benchmarks.list_benchmarks()
+    if args.format == "json":
+        print_json([b.summary() for b in found])
+        return 0
+    rows = [{"name": b.name, "version": b.version, "n_tasks": len(b.tasks), "types": ", ".join(b.summary()["types"]),
+             "description": b.description} for b in found]
+    print_table(rows, ["name", "version", "n_tasks", "types", "description"],
+                title="benchmarks (version = task count . hash of task versions; `valuebench benchmarks NAME` "
+                      "lists one's tasks)")
+    return 0
 
 
 def _value_sets(args) -> int:
+    from valuebench import values
+
     sets = [values.load_value_set(n) for n in values.list_value_sets()]
     if args.format == "json":
         print_json([{"name": s.name, "description": s.description, "labels": s.labels,
@@ -21,6 +50,8 @@ def _value_sets(args) -> int:
 
 
 def _tasks(args) -> int:
+    from valuebench import tasks
+
     rows = [t.summary() for t in tasks.discover().values() if t.metadata.superseded_by is None]
     if args.format == "json":
         print_json(rows)
@@ -39,6 +70,7 @@ def _gate_target(name: str):
     recomputes); its data files are still sha256-verified."""
     from pathlib import Path
 
+    from valuebench import tasks
     from valuebench.errors import UserError
 
     path = Path(name)
@@ -102,6 +134,10 @@ def _task_gate(args) -> int:
 
 
 def _task_show(args) -> int:
+    import numpy as np
+
+    from valuebench import benchmarks
+
     task = benchmarks.get_task(args.name)
     matrix = task.matrix
     payload = task.metadata.model_dump(mode="json")
@@ -113,9 +149,8 @@ def _task_show(args) -> int:
     print(f"# {task.name} (v{task.metadata.version}, {task.metadata.type})\n")
     print(task.metadata.description.strip(), "\n")
     ids = task.value_set.ids
-    rows = [{"value": vid, **{str(j): matrix[i, j] for j in range(len(ids))}} for i, vid in enumerate(ids)]
-    print_table(rows, ["value", *(str(j) for j in range(len(ids)))],
-                title="ground truth M[i, j] (columns in row order)")
+    rows = [{"value": vid, **{ids[j]: matrix[i, j] for j in range(len(ids))}} for i, vid in enumerate(ids)]
+    print_matrix(rows, ["value", *ids], title=f"ground truth M[i, j] ({_axes(task.metadata.type)})")
     print(f"noise ceiling (split-half): {task.ceiling} ({task.metadata.noise_ceiling.method})")
     c, v = task.metadata.ceilings, task.metadata.validity
     if c is not None:
@@ -129,7 +164,37 @@ def _task_show(args) -> int:
     return 0
 
 
+def _axes(task_type: str) -> str:
+    from valuebench.analysis.labels import axes
+
+    return axes(task_type)
+
+
+def print_matrix(rows: list[dict], columns: list[str], title: str) -> None:
+    """A labelled matrix with the full value ids as headers, broken into lines after each '_' or '-' (never
+    mid-word), so a column is as wide as its longest id part."""
+    import re
+
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(title))
+    table.add_column(columns[0], no_wrap=True)
+    widths = [max(len(r[columns[0]]) for r in rows)]
+    for col in columns[1:]:
+        parts = re.findall(r"[^_-]+[_-]?|[_-]", col)
+        width = max(5, *(len(p) for p in parts))
+        widths.append(width)
+        table.add_column("\n".join(parts), justify="right", no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(str(row[columns[0]]), *(fmt(row.get(c), 2) for c in columns[1:]))
+    Console(width=max(100, sum(widths) + 3 * len(widths) + 1)).print(table)
+
+
 def _methods(args) -> int:
+    from valuebench import methods
+
     rows = methods.describe_all()
     if args.format == "json":
         print_json([{k: r[k] for k in ("name", "description", "needs_llm", "options")} for r in rows])
@@ -140,6 +205,10 @@ def _methods(args) -> int:
 
 
 def register(sub) -> None:
+    p = sub.add_parser("benchmarks", help="list named benchmarks (versioned task lists) or show one")
+    p.add_argument("name", nargs="?", help="a benchmark to show with its tasks and their versions")
+    add_format_option(p)
+    p.set_defaults(func=_benchmarks)
     p = sub.add_parser("value-sets", help="list value sets and their values")
     add_format_option(p)
     p.set_defaults(func=_value_sets)

@@ -1,30 +1,33 @@
-"""Running methods: ``represent`` (vectors to a file) and ``evaluate`` (scores on tasks)."""
+"""Running methods: ``represent`` (vectors to a file) and ``evaluate`` (scores on tasks).
+
+Imports of the library happen inside the command functions, so ``valuebench evaluate --help`` is fast.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from valuebench import benchmarks, methods
-from valuebench.commands import split_list
-from valuebench.display import add_format_option, fmt, print_json, print_table
+from valuebench.commands import add_task_options, select_tasks
+from valuebench.display import Steps, add_format_option, fmt, print_json, print_table
 from valuebench.errors import UserError
-from valuebench.evaluate import evaluate, summary
-from valuebench.io import safe_load_yaml
-from valuebench.methods.cache import represent_cached
-from valuebench.values import load_value_set
-from valuebench.vectors import validate, write_safetensors
 
 
 def add_method_options(p, *, required: bool = True) -> None:
-    p.add_argument("--method", required=required, help="method name, or vectors:<path> for a vectors file")
-    p.add_argument("--model", help="model path or Hugging Face id for methods that use one")
-    p.add_argument("--seed", type=int, help="seed for methods that sample")
+    p.add_argument("--method", required=required,
+                   help="method name (`valuebench methods` lists them), or vectors:<path> for a vectors file")
+    p.add_argument("--model", help="model path or Hugging Face id for methods that use one (default: the "
+                                   "method's own, SmolLM2-135M-Instruct for the activation methods)")
+    p.add_argument("--seed", type=int, help="seed for methods that sample (default: the method's own)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other method option (repeatable), e.g. --option batch_size=8")
-    p.add_argument("--no-cache", action="store_true", help="recompute cached representations")
+                   help="any other method option (repeatable), e.g. --option batch_size=8; checked against the "
+                        "method's options (`valuebench methods` lists them)")
+    p.add_argument("--no-cache", action="store_true", help="recompute cached representations (default: reuse)")
 
 
 def method_from_args(args):
+    from valuebench import methods
+    from valuebench.io import safe_load_yaml
+
     options = {}
     if args.model is not None:
         options["model"] = args.model
@@ -39,39 +42,51 @@ def method_from_args(args):
 
 
 def _represent(args) -> int:
+    from valuebench.methods.cache import represent_cached
+    from valuebench.values import load_value_set
+    from valuebench.vectors import WRITERS, validate
+
+    out = Path(args.output)
+    if out.suffix not in WRITERS:
+        raise UserError(f"--output must end in {' or '.join(WRITERS)}, got {out.name}")
     method = method_from_args(args)
     value_set = load_value_set(args.value_set)
-    out = Path(args.output)
-    if out.suffix != ".safetensors":
-        raise UserError(f"--output must end in .safetensors, got {out.name}")
-    rep = validate(represent_cached(method, value_set, use_cache=not args.no_cache), value_set.ids,
-                   f"method {method.name}")
-    write_safetensors(out, type(rep)(value_set.ids, rep.aligned(value_set.ids),
-                                     {"method": method.name, "config": method.config(),
-                                      "value_set": value_set.name}))
-    print(f"wrote {out} ({len(value_set)} values x {rep.vectors.shape[1]} dims)")
+    with Steps(1, method.name) as steps:
+        steps.step(f"represent {value_set.name} ({len(value_set)} values)")
+        rep = validate(represent_cached(method, value_set, use_cache=not args.no_cache), value_set.ids,
+                       f"method {method.name}")
+        steps.done()
+    WRITERS[out.suffix](out, type(rep)(value_set.ids, rep.aligned(value_set.ids),
+                                       {"method": method.name, "config": method.config(),
+                                        "value_set": value_set.name}))
+    payload = {"output": str(out), "method": method.name, "value_set": value_set.name, "n_values": len(value_set),
+               "dims": int(rep.vectors.shape[1]), "cached": bool(rep.metadata.get("cached", False))}
+    if args.format == "json":
+        print_json(payload)
+    else:
+        print(f"wrote {out} ({len(value_set)} values x {rep.vectors.shape[1]} dims)")
     return 0
 
 
 def _evaluate(args) -> int:
+    from valuebench.evaluate import evaluate, n_steps, summary
+
     method = method_from_args(args)
-    names = split_list(args.tasks)
-    selected = benchmarks.get_tasks(names)
-    if not selected:
-        raise UserError("no task is in the default benchmark (none passes the validity gate; `valuebench tasks` "
-                        "lists them and why); name tasks with --tasks NAME[,NAME] or --tasks all")
-    scores = evaluate(method, selected, output_dir=Path(args.output_dir) if args.output_dir else None,
-                      n_permutations=args.permutations, n_bootstrap=args.bootstrap, seed=args.score_seed,
-                      use_cache=not args.no_cache)
-    payload = summary(args.method, scores)
+    selected, bench = select_tasks(args)
+    with Steps(n_steps(selected), method.name) as steps:
+        scores = evaluate(method, selected, output_dir=Path(args.output_dir) if args.output_dir else None,
+                          n_permutations=args.permutations, n_bootstrap=args.bootstrap, seed=args.score_seed,
+                          use_cache=not args.no_cache, steps=steps)
+    payload = summary(args.method, scores, bench)
     if args.format == "json":
         print_json(payload)
         return 0
     rows = [{**r, "ci": f"[{fmt(r['ci'][0], 2)}, {fmt(r['ci'][1], 2)}]"} for r in payload["tasks"]]
+    where = f"benchmark {bench['name']} v{bench['version']}" if bench else f"{len(rows)} named task(s)"
     print_table(rows, ["task", "type", "spearman", "ci", "p_value", "kendall", "n_pairs", "bound", "normalized",
                        "default"],
-                title=f"{args.method}: mean rho {fmt(payload['mean'])} (normalized = rho / bound; default = passes "
-                      "the validity gate)")
+                title=f"{args.method} on {where}: mean rho {fmt(payload['mean'])} (normalized = rho / bound; "
+                      "default = passes the validity gate)")
     return 0
 
 
@@ -101,18 +116,20 @@ def _rescore(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("represent", help="write a method's value vectors to a safetensors file")
     add_method_options(p)
-    p.add_argument("--value-set", required=True)
-    p.add_argument("--output", required=True, help="output .safetensors path")
+    p.add_argument("--value-set", required=True, help="value set to represent (`valuebench value-sets`)")
+    p.add_argument("--output", required=True, help="output path, .safetensors or .npz (both are read back by "
+                                                    "evaluate --method vectors:PATH and submit --vectors)")
+    add_format_option(p)
     p.set_defaults(func=_represent)
 
     p = sub.add_parser("evaluate", help="score a method on tasks")
     add_method_options(p)
-    p.add_argument("--tasks", help="comma-separated task names (default: all registered)")
-    p.add_argument("--output-dir", help="write one results JSON per task under this folder")
-    p.add_argument("--permutations", type=int, default=1000)
+    add_task_options(p)
+    p.add_argument("--output-dir", help="write one results JSON per task under this folder (default: none)")
+    p.add_argument("--permutations", type=int, default=1000, help="permutation-test draws (1-20,000; default 1000)")
     p.add_argument("--bootstrap", type=int, default=1000,
                    help="ignored: the CI is the deterministic value jackknife (kept for old scripts)")
-    p.add_argument("--score-seed", type=int, default=0, help="seed of the permutation test and bootstrap")
+    p.add_argument("--score-seed", type=int, default=0, help="seed of the permutation test (default 0)")
     add_format_option(p)
     p.set_defaults(func=_evaluate)
 
