@@ -100,8 +100,8 @@ def _silhouette(args) -> int:
 def _agreement(args) -> int:
     from valuebench.analysis.agreement import agreement_rows, task_agreement
     from valuebench.analysis.figures import figure_png
-    from valuebench.analysis.plots import agreement_figure
     from valuebench.analysis.inputs import check_output, write_output
+    from valuebench.analysis.plots import agreement_figure
 
     out = check_output(args.output, (".png",)) if args.output else None
     selected, _ = select_tasks(args)
