@@ -45,15 +45,19 @@ def files_under(path):
 
 
 def test_submit_method_writes_valid_folder(tmp_path, capsys):
-    assert main(["submit", "--method", "random", "--name", "rnd", "--output-dir", str(tmp_path)]) == 0
+    assert main(["submit", "--method", "random", "--name", "rnd", "--author", "Ada", "--output-dir",
+                 str(tmp_path)]) == 0
     sub = load_submission(tmp_path / "rnd")
     assert set(sub.similarities) == {"ccai-21", "constraints-9"}
-    assert sub.meta.method == "random" and sub.meta.baseline and sub.leakage is None
+    assert sub.meta.method == "random" and not sub.meta.baseline and sub.leakage is None
+    assert sub.meta.authors == ["Ada"]
     assert sub.similarities["constraints-9"].shape == (9, 9)
     assert np.array_equal(sub.similarities["constraints-9"], sub.similarities["constraints-9"].T)
     assert main(["submissions", "check", "--root", str(tmp_path)]) == 0
+    assert main(["submissions", "check", "--submissions", str(tmp_path)]) == 0
     # an existing submission is not silently overwritten
-    assert main(["submit", "--method", "random", "--name", "rnd", "--output-dir", str(tmp_path)]) == 2
+    assert main(["submit", "--method", "random", "--name", "rnd", "--author", "Ada", "--output-dir",
+                 str(tmp_path)]) == 2
     assert "--force" in capsys.readouterr().err
 
 
@@ -70,8 +74,41 @@ def test_submit_vectors_file(tmp_path):
                  "--output-dir", str(tmp_path / "subs")]) == 2
 
 
+def test_submission_is_the_users(tmp_path, capsys, monkeypatch):
+    import valuebench.leaderboard.submit as submit
+
+    monkeypatch.setattr(submit, "git_author", lambda: "Grace Hopper")
+    assert main(["submit", "--method", "tfidf", "--name", "my-tfidf", "--value-set", "constraints-9",
+                 "--output-dir", str(tmp_path)]) == 0
+    meta = load_submission(tmp_path / "my-tfidf").meta
+    assert meta.authors == ["Grace Hopper"] and meta.baseline is False
+    # no --author and no git name: refused before anything is computed or written
+    monkeypatch.setattr(submit, "git_author", lambda: None)
+    assert main(["submit", "--method", "tfidf", "--name", "anon", "--output-dir", str(tmp_path)]) == 2
+    assert "--author" in capsys.readouterr().err and not (tmp_path / "anon").exists()
+    # --push without --repo: refused first, nothing written
+    assert main(["submit", "--method", "tfidf", "--name", "pushme", "--author", "A", "--push",
+                 "--output-dir", str(tmp_path)]) == 2
+    assert "--repo" in capsys.readouterr().err and not (tmp_path / "pushme").exists()
+    # the maintainers' flag
+    assert main(["submit", "--method", "tfidf", "--name", "tfidf", "--baseline", "--value-set", "constraints-9",
+                 "--output-dir", str(tmp_path), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["baseline"] is True and out["authors"] == ["valuebench maintainers"]
+
+
+def test_build_and_check_default_to_the_current_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["submit", "--method", "random", "--name", "r", "--author", "A", "--value-set",
+                 "constraints-9"]) == 0
+    assert (tmp_path / "submissions" / "r" / "meta.yaml").is_file()
+    assert main(["submissions", "check"]) == 0
+    assert main(["leaderboard", "build", "--no-figures", "--permutations", "20"]) == 0
+    assert (tmp_path / "leaderboard" / "data" / "leaderboard.parquet").is_file()
+
+
 def test_check_reports_invalid_and_exits_1(tmp_path, capsys):
-    assert main(["submit", "--method", "random", "--name", "ok", "--value-set", "constraints-9",
+    assert main(["submit", "--method", "random", "--name", "ok", "--author", "A", "--value-set", "constraints-9",
                  "--output-dir", str(tmp_path)]) == 0
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "meta.yaml").write_text("name: broken\n")
@@ -189,7 +226,7 @@ def test_check_all_never_raises(tmp_path):
 
 
 def test_push_builds_a_pull_request(tmp_path, monkeypatch):
-    assert main(["submit", "--method", "random", "--name", "rnd", "--value-set", "constraints-9",
+    assert main(["submit", "--method", "random", "--name", "rnd", "--author", "A", "--value-set", "constraints-9",
                  "--output-dir", str(tmp_path)]) == 0
     calls = {}
 

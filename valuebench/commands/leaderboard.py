@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
+from valuebench.commands.submit import add_submissions_option
 from valuebench.display import add_format_option, print_json, print_table
-from valuebench.paths import REPO_ROOT
 
 
 def _build(args) -> int:
+    import pandas as pd
+
     from valuebench.leaderboard.build import build
     from valuebench.leaderboard.integrity import private_task_dirs
 
@@ -46,10 +46,11 @@ def register(sub) -> None:
     p = sub.add_parser("leaderboard", help="build the leaderboard data the Gradio app serves")
     lsub = p.add_subparsers(dest="leaderboard_command", metavar="ACTION", parser_class=p.__class__)
     b = lsub.add_parser("build", help="recompute all scores from submissions/ and write leaderboard/data/")
-    b.add_argument("--submissions", default=str(REPO_ROOT / "submissions"), help="submissions folder")
-    b.add_argument("--output", default=str(REPO_ROOT / "leaderboard" / "data" / "leaderboard.parquet"),
-                   help="output parquet path (figures, cards and the bootstrap file go next to it; the whole "
-                        "folder is replaced atomically, so it must hold nothing but a previous build)")
+    add_submissions_option(b)
+    b.add_argument("--output", default="leaderboard/data/leaderboard.parquet",
+                   help="output parquet path (default: ./leaderboard/data/leaderboard.parquet; figures, cards and "
+                        "the bootstrap file go next to it; the whole folder is replaced atomically, so it must hold "
+                        "nothing but a previous build)")
     b.add_argument("--no-figures", action="store_true", help="skip heatmaps and MDS maps (faster)")
     b.add_argument("--permutations", type=int, default=1000, help="permutation-test draws (1-20,000)")
     b.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples over values (1-20,000)")

@@ -30,14 +30,41 @@ from valuebench.methods.cache import represent_cached
 from valuebench.values import load_value_set
 from valuebench.vectors import Representation, read_vectors, validate, write_safetensors
 
+MAINTAINERS = "valuebench maintainers"
 
-def method_meta(method: Method, name: str, **overrides) -> dict:
-    """Default metadata for one of valuebench's own methods (a baseline unless said otherwise)."""
+
+def git_author() -> str | None:
+    """``git config user.name`` of the current folder, if git and a name are there (no network)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def submit_authors(given: list[str] | None, baseline: bool) -> list[str]:
+    """Who an entry is by: ``--author``, else git's user.name; a maintainers' baseline may default to
+    valuebench's maintainers. A user's entry never silently gets the maintainers' name."""
+    if given:
+        return given
+    if baseline:
+        return [MAINTAINERS]
+    name = git_author()
+    if not name:
+        raise UserError("who is the author? give --author NAME (repeatable); git config user.name is not set")
+    return [name]
+
+
+def method_meta(method: Method, name: str, *, baseline: bool = False, **overrides) -> dict:
+    """Metadata for an entry made from one of valuebench's registered methods. ``baseline`` is the maintainers'
+    flag for the board's reference rows (``submit --baseline``); a user's entry is never one."""
     meta = {"name": name, "method": method.name, "description": method.description,
-            "authors": ["valuebench maintainers"], "subject_models": [],
+            "authors": [MAINTAINERS] if baseline else [], "subject_models": [],
             "code": f"valuebench {__version__}: {type(method).__module__}.{type(method).__name__}",
             "license": "Apache-2.0", "date": dt.date.today().isoformat(), "derived_from": ["value statements"],
-            "method_config": method.config(), "baseline": True}
+            "method_config": method.config(), "baseline": baseline}
     meta.update({k: v for k, v in overrides.items() if v not in (None, [], "")})
     return meta
 
