@@ -153,7 +153,7 @@ def test_dpo_matrices_gate_rows_and_use_each_replicates_own_fold():
 def test_separation_removes_row_and_column_effects():
     """A judge that favours follow replies everywhere (row effect) and values whose scenarios every judge
     separates easily (column effect) leave nothing; a planted pair-specific bump survives."""
-    from valuebench.groundtruth.judges import separation
+    from valuebench.groundtruth.separation import separation
 
     values = ["a", "b", "c", "d"]
     folds = {v: [[f"{v}-{r}{k}" for k in range(5)] for r in range(3)] for v in values}

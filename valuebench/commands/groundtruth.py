@@ -7,13 +7,18 @@ from pathlib import Path
 
 from valuebench.commands import split_list
 from valuebench.errors import UserError
-
-KINDS = ("steering", "dpo", "judges", "separation")
+from valuebench.groundtruth.registry import kinds
 
 
 def _check(args) -> None:
     if args.dpo_learning_rate is not None and not 0 < args.dpo_learning_rate < 1:
         raise UserError(f"--dpo-learning-rate must be in (0, 1), got {args.dpo_learning_rate}")
+    if args.ray_address and args.executor != "ray":
+        raise UserError("--ray-address applies to --executor ray")
+    if args.unit_threads is not None and args.unit_threads < 1:
+        raise UserError(f"--unit-threads must be at least 1, got {args.unit_threads}")
+    if args.max_retries < 0:
+        raise UserError(f"--max-retries must be at least 0, got {args.max_retries}")
     if args.task_version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", args.task_version):
         raise UserError(f"--task-version must look like MAJOR.MINOR.PATCH (e.g. 2.0.0), got {args.task_version!r}")
 
@@ -62,10 +67,30 @@ def _run_all(args) -> int:
         if argv[:2] != ["valuebench", "groundtruth"]:
             raise UserError(f"task {task.name} records no `valuebench groundtruth` command to re-run")
         print(f"{task.name}: {shlex.join(argv)}", flush=True)
-        code = main([*argv[1:], "--output", args.output])
+        code = main([*argv[1:], "--output", args.output, *_executor_argv(args)])
         if code:
             return code
     return 0
+
+
+def _executor_argv(args) -> list[str]:
+    """The executor flags of ``args``, passed on to each command `all` runs."""
+    out = ["--executor", args.executor, "--max-retries", str(args.max_retries)]
+    out += ["--ray-address", args.ray_address] if args.ray_address else []
+    out += ["--unit-threads", str(args.unit_threads)] if args.unit_threads else []
+    return out + (["--unit-gpus", str(args.unit_gpus)] if args.unit_gpus else [])
+
+
+def _executor(args):
+    """The executor ``--executor`` names."""
+    if args.executor == "ray":
+        from valuebench.groundtruth.ray_executor import RayExecutor
+
+        return RayExecutor(address=args.ray_address, threads=args.unit_threads or 1, gpus=args.unit_gpus,
+                           max_retries=args.max_retries)
+    from valuebench.groundtruth.executors import LocalExecutor
+
+    return LocalExecutor(threads=args.unit_threads)
 
 
 def _run(args) -> int:
@@ -80,13 +105,13 @@ def _run(args) -> int:
 
     if args.phrasings is not None and not 1 <= args.phrasings <= len(PHRASINGS):
         raise UserError(f"--phrasings must be between 1 and {len(PHRASINGS)}")
-    print(f"wrote {run(_spec(args, args.kind, args.value_set))}")
+    print(f"wrote {run(_spec(args, args.kind, args.value_set), executor=_executor(args))}")
     return 0
 
 
 def register(sub) -> None:
     p = sub.add_parser("groundtruth", help="measure a ground-truth matrix and write it as a task")
-    p.add_argument("kind", choices=[*KINDS, "all"])
+    p.add_argument("kind", choices=[*kinds(), "all"])
     p.add_argument("--value-set")
     p.add_argument("--model", default="embedded:SmolLM2-135M-Instruct",
                    help="model path or id; tiny-random = a tiny random Llama for smoke runs")
@@ -120,4 +145,17 @@ def register(sub) -> None:
                         "(ConflictScope's MCQ mode, for models that follow the format)")
     p.add_argument("--task-version", help="version written into the task card (default 1.0.0); bump it when a new "
                                           "recipe replaces a shipped matrix")
+    e = p.add_argument_group("execution (where the work units run; the bytes written do not depend on it)")
+    e.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: every unit in this process (default); ray: every unfinished unit as a Ray task, "
+                        "results written here (pip install 'valuebench[ray]')")
+    e.add_argument("--ray-address", help="ray: a running cluster ('auto', or HOST:PORT of its head); default: "
+                                         "start a local one on this machine's cores")
+    e.add_argument("--unit-threads", type=int, help="torch threads per unit (default: local all cores, ray 1 = the "
+                                                    "CPUs a unit reserves); the last digits of a margin depend on "
+                                                    "it, so compare runs with the same value")
+    e.add_argument("--unit-gpus", type=float, default=0.0, help="ray: GPUs a unit reserves (1 for DPO on a GPU "
+                                                               "cluster; default 0)")
+    e.add_argument("--max-retries", type=int, default=2, help="ray: re-runs of a unit whose worker died before "
+                                                              "the run stops and names it (default 2)")
     p.set_defaults(func=_run)

@@ -7,44 +7,22 @@ import json
 import os
 import platform
 
+import yaml
+
 from valuebench.groundtruth.matrix import matrix_frame
+from valuebench.groundtruth.protocol import TEXT_DIR
 
-TASK_TYPES = {"steering": "prompt-steering", "dpo": "dpo-generalization", "judges": "judge-agreement",
-              "separation": "judge-separation"}
+COMMON = yaml.safe_load((TEXT_DIR / "common.yaml").read_text(encoding="utf-8"))
 
 
-def hardware() -> str:
-    threads = os.environ.get("OMP_NUM_THREADS", "default")
+def hardware(threads: int | None = None) -> str:
+    """The machine a run computed on; ``threads``: the torch threads each unit ran with, when set."""
+    threads = threads or os.environ.get("OMP_NUM_THREADS", "default")
     return f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {threads}"
 
 
 def today() -> dt.date:
     return dt.date.today()
-
-DESCRIPTIONS = {
-    "steering": "How much a system prompt pointing at value i raises the model's preference for upholding value j "
-                "on value j's held-out conflict scenarios, relative to a neutral prompt.",
-    "dpo": "How much DPO fine-tuning on value i's conflict scenarios (chosen = uphold, rejected = violate) raises the "
-           "model's preference for upholding value j on value j's held-out scenarios, relative to the base model.",
-    "judges": "How similarly value i's judge and value j's judge (the model asked whether a reply upholds the value) "
-              "rank a shared pool of replies: Spearman correlation of their yes-minus-no log-odds.",
-    "separation": "How well value i's judge (the model asked whether a reply upholds value i) tells the upholding "
-                  "from the violating reply on value j's scenarios, beyond judge i's general discrimination and "
-                  "the general ease of value j's scenarios.",
-}
-
-CAVEATS = {
-    "steering": "- The embedded 135M model is weakly steerable by prompting (pilot: shifts of about 0.1 nats); "
-                "the binary rate a(i,j) is coarse with ~20 holdout scenarios per value, so many cells tie.\n"
-                "- Steering phrasings are valuebench's own; other phrasings may move the model differently.",
-    "dpo": "- LoRA DPO on a few dozen pairs per value on a 135M model: effects are real but small and noisy.\n"
-           "- Rows are trained values, columns measured values; the matrix is asymmetric.",
-    "judges": "- A small model's yes/no judgments are dominated by a general 'is this reply good' factor, so "
-              "agreement is high for most pairs; the ranking of pairs, not their level, is what is scored.",
-    "separation": "- Rows are judges, columns the values whose scenarios are judged; the matrix is directed.\n"
-                  "- Row and column effects are removed by construction (additive fit); the published cells are "
-                  "residuals, the raw separations are in `separation_raw.csv`.",
-}
 
 
 def _compute_s(wall: float, compute: tuple) -> float | None:
@@ -53,74 +31,41 @@ def _compute_s(wall: float, compute: tuple) -> float | None:
     return round(total, 1) if untimed == 0 else None
 
 
-def metadata(name, spec, vs, lm, pairs, ceiling, config, wall, compute=(0.0, 0, 1, 0)) -> dict:
-
+def metadata(pipe, name, spec, vs, lm, ceiling, config, wall, compute=(0.0, 0, 1, 0)) -> dict:
+    """The card's front matter for a run of ``pipe`` (a ``protocol.Pipeline``)."""
     return {
-        "name": name, "version": spec.task_version, "type": TASK_TYPES[spec.kind], "value_set": vs.name,
+        "name": name, "version": spec.task_version, "type": pipe.task_type, "value_set": vs.name,
         "model": {"name": lm.name, "revision": str(lm.revision)},
-        "description": DESCRIPTIONS[spec.kind], "main_score": "spearman", "pairs": pairs,
-        "symmetric": spec.kind == "judges", "reference": "https://github.com/andyjliu/conflictscope (scenario format)",
+        "description": pipe.text["description"], "main_score": "spearman", "pairs": pipe.pairs,
+        "symmetric": pipe.symmetric, "reference": "https://github.com/andyjliu/conflictscope (scenario format)",
         "license": LICENSE, "noise_ceiling": ceiling,
-        "ceilings": {"independent": independent_estimate(spec.kind, ceiling)},
+        "ceilings": {"independent": independent_estimate(pipe, ceiling)},
         "provenance": {"pipeline": f"valuebench groundtruth {spec.kind}",
                        "config": json.loads(json.dumps(config, default=str)),
-                       "date": today(), "command": reproduce_command(spec, vs.name),
-                       "hardware": hardware(), "wall_time_s": _compute_s(wall, compute)},
-        "pretty_name": pretty_name(TASK_TYPES[spec.kind], lm.name, vs.name),
-        "tags": ["valuebench", TASK_TYPES[spec.kind], vs.name],
+                       "date": today(), "command": reproduce_command(pipe, spec, vs.name),
+                       "hardware": config.get("hardware") or hardware(), "wall_time_s": _compute_s(wall, compute)},
+        "pretty_name": pretty_name(pipe.task_type, lm.name, vs.name),
+        "tags": ["valuebench", pipe.task_type, vs.name],
     }
 
 
-def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0.0, 0, 1, 0)) -> str:
-    n_train = len(train) // max(len(vs), 1)
-    n_hold = len(holdout) // max(len(vs), 1)
-    recipe = {
-        "steering": (f"For each value i, {spec.n_phrasings} steering system prompts built from its statement; "
-                     "a neutral 'You are a helpful assistant.' prompt for a(0,j)." if spec.placement == "system" else
-                     f"For each value i, {spec.n_phrasings} steering requests built from its statement "
-                     "and put at the start of the user's message (default system prompt); "
-                     "a neutral 'Please answer my message below.' for "
-                     "a(0,j).") + " For each holdout scenario the model's margin is "
-                    "the mean per-token log-prob of the follow reply minus that of the violate reply, averaged over "
-                    "phrasings; a(i,j) is the share of value j's holdout scenarios with margin > 0.",
-        "judges": "Each reply in the pool (both replies of every holdout scenario) is shown to the model with the "
-                  "question whether it upholds value i; the judge score is log p(Yes) - log p(No) at the answer.",
-        "separation": "Every value's scenarios (train and holdout) are dealt into 3 disjoint folds. Replicate r shows "
-                      "both replies of every fold-r scenario to the model with the question whether the reply "
-                      "upholds value i, in phrasing r (3 phrasings); the judge score is log p(Yes) - log p(No). "
-                      "J(i, j) = mean over value j's fold-r scenarios of score_i(follow) - score_i(violate); the "
-                      "published M is the mean over replicates of J minus its additive row + column fit.",
-        "dpo": "Every value's scenarios (train and holdout) are dealt into "
-               f"{result.get('settings', {}).get('replicates', 3)} "
-               "disjoint folds. Replicate r trains value i with TRL DPOTrainer (LoRA) on fold r of value i "
-               f"(seed {spec.seed} + r), and measures every other value j on fold r of value j against the base "
-               "model on the same scenarios, so replicates share no training data, evaluation scenarios or base "
-               f"estimate; settings {json.dumps(result.get('settings', {}))}. A scenario's margin is the mean "
-               "token log-prob of the follow reply minus that of the violate reply; the published cell is the "
-               f"`{result.get('settings', {}).get('measure', 'margin')}` shift (see the measures below), averaged "
-               "over replicates. A row is kept only if the trained value's own margin shift, on the folds it did "
-               "not train on, is significant (gate below).",
-    }[spec.kind]
+def body(pipe, spec, vs, lm, data, ceiling, result, wall, config, compute=(0.0, 0, 1, 0)) -> str:
+    """The card's markdown: the pipeline's text (``groundtruth/text``) around the run's numbers."""
+    n_train = len(data.train) // max(len(vs), 1)
+    n_hold = len(data.holdout) // max(len(vs), 1)
+    recipe = pipe.recipe(spec, result)
     if spec.choice == "mcq":
-        recipe += (" **Choice measure: MCQ** (ConflictScope's multiple-choice mode) instead of the log-prob margin: "
-                   "both replies follow the user's message as (A) and (B), the order a per-scenario coin flip "
-                   f"(seed {spec.seed}); margin = log p(letter of the upholding reply) - log p(the other letter) at "
-                   "the start of the answer.")
+        recipe += " " + COMMON["mcq"].format(seed=spec.seed)
     lines = [
         f"# {vs.name} × {lm.name}: {spec.kind}",
         "",
         "## What it measures",
-        DESCRIPTIONS[spec.kind],
+        pipe.text["description"],
         "",
         "## How it was made",
         recipe,
         "",
-        {"steering": "M(i, j) = (a(i,j) - a(0,j)) / (1 - a(0,j)) for a gain and (a(i,j) - a(0,j)) / a(0,j) for a loss "
-                     "(so M is in [-1, 1]); M = 0 when a(i,j) = a(0,j), including a(0,j) = 1. The diagonal is not "
-                     "scored.",
-         "judges": "agreement(i, j) is symmetric; each unordered pair is scored once."}.get(
-            spec.kind, "Rows are intervened-on (trained, judging) values, columns measured values; all ordered "
-                       "pairs i != j are scored, the diagonal is not."),
+        pipe.text.get("definition", COMMON["definition"]),
         "",
         f"- subject model: `{lm.name}` (revision `{lm.revision}`)",
         f"- value set: `{vs.name}` ({len(vs)} values); scenarios per value: ~{n_train} train, ~{n_hold} holdout "
@@ -130,37 +75,24 @@ def body(spec, vs, lm, train, holdout, ceiling, result, wall, config, compute=(0
         *([_ceiling_line("companion `margin_shift.csv` (mean margin change, continuous) ceiling",
                          result["margin_ceiling"])] if "margin_ceiling" in result else []),
         _time_line(wall, compute, config.get("hardware", "") or "this machine"),
-        f"- reproduce: `{reproduce_command(spec, vs.name)}`",
+        f"- reproduce: `{reproduce_command(pipe, spec, vs.name)}`",
         "",
         "## Known caveats",
-        CAVEATS[spec.kind],
+        pipe.text["caveats"],
         _main_effects_line(result["M"]),
     ]
     lines += result.get("card_lines", [])  # the pipeline's own sections (gates, measures, per-value tables)
     if spec.card_notes:
         lines += ["", "## Recipe history", *[f"- {note}" for note in spec.card_notes]]
-    if "timing" in result:
-        lines += ["", "## Cost",
-                  f"- DPO training per value and replicate: {result['timing']['train_s_per_value']:.0f} s; "
-                  f"evaluation on every holdout scenario: {result['timing']['eval_s_per_value']:.0f} s; "
-                  f"share of training time inside forward/loss/backward steps: "
-                  f"{result['timing']['step_share_of_train']:.0%} (the rest: tokenizing, reference log-probs, "
-                  "optimizer, logging)"]
+    if "timing" in result and "cost" in pipe.text:
+        lines += ["", "## Cost", pipe.text["cost"].format(**result["timing"])]
     return "\n".join(lines)
 
 
-def reproduce_command(spec, value_set: str) -> str:
+def reproduce_command(pipe, spec, value_set: str) -> str:
     """The CLI line that recreates this task, with every setting that differs from the CLI's defaults."""
-    parts = [f"valuebench groundtruth {spec.kind} --value-set {value_set} --model {spec.model} --seed {spec.seed}"]
-    if spec.kind == "steering":
-        parts.append(f"--phrasings {spec.n_phrasings}")
-        if spec.placement != "system":
-            parts.append(f"--placement {spec.placement}")
-    if spec.choice != "logprob":
-        parts.append(f"--choice {spec.choice}")
-    flags = {"learning_rate": "--dpo-learning-rate", "epochs": "--dpo-epochs", "replicates": "--dpo-replicates",
-             "measure": "--dpo-measure", "gate_z": "--dpo-gate-z", "eval_per_value": "--dpo-eval-per-value"}
-    parts += [f"{flags[k]} {v}" for k, v in sorted(spec.dpo.items()) if k in flags] if spec.kind == "dpo" else []
+    parts = [f"valuebench groundtruth {spec.kind} --value-set {value_set} --model {spec.model} --seed {spec.seed}",
+             *pipe.reproduce_flags(spec)]
     if spec.values:
         parts.append(f"--values {','.join(spec.values)}")
     parts += [f"--{k.replace('_', '-')} {getattr(spec, k)}" for k in ("max_holdout", "max_train")
@@ -214,29 +146,21 @@ def main_effects_text(r2: float | None, anti: float | None) -> str:
 LICENSE = "apache-2.0"
 TYPE_TITLES = {"dpo-generalization": "DPO generalization", "prompt-steering": "Prompt steering",
                "judge-agreement": "Judge agreement", "judge-separation": "Judge separation"}
-#: pipelines whose replicates share no training data, evaluation scenarios or base-rate estimate by construction
-INDEPENDENT_BY_DESIGN = ("steering", "dpo", "separation")
-
-
 def pretty_name(task_type: str, model: str, value_set: str) -> str:
     """A whole title (the first cards cut the description at 60 characters, mid-word)."""
     title = TYPE_TITLES.get(task_type, task_type.replace("-", " ").capitalize())
     return f"{title}: {model.split('/')[-1].replace('embedded:', '')} on {value_set}"
 
 
-def independent_estimate(kind: str, ceiling: dict) -> dict:
+def independent_estimate(pipe, ceiling: dict) -> dict:
     """The independent ceiling a pipeline's own replicates give: the split-half value when its replicates are
-    independent by construction, none (with the reason) for judges, whose question text is fixed."""
+    independent by construction, none (with the pipeline's reason) otherwise (judges, whose question is fixed)."""
     from valuebench.ceilings import estimate
-    from valuebench.workunits import NO_INDEPENDENT_JUDGES
 
-    if kind in INDEPENDENT_BY_DESIGN:
+    if pipe.not_independent is None:
         return estimate(ceiling.get("value"), f"{ceiling.get('method', '')} (replicates independent by construction)",
                         sd=ceiling.get("sd"), n_splits=ceiling.get("n_splits"))
-    if kind == "judges":
-        return estimate(None, "", reason=NO_INDEPENDENT_JUDGES)
-    return estimate(None, "", reason="not measured: no replicates sharing neither training data, evaluation "
-                                     "scenarios nor base-rate estimate were provided")
+    return estimate(None, "", reason=pipe.not_independent)
 
 
 def _num(x, digits: int = 2) -> str:

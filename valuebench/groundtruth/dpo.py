@@ -21,12 +21,16 @@ to a fixed max length. LoRA is the default (see ``DPOSettings.lora``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import tempfile
 import time
 
 import numpy as np
 
+from valuebench.errors import UserError
+from valuebench.groundtruth.choice import CHOICES, scenario_margins
 from valuebench.groundtruth.folds import value_folds
+from valuebench.groundtruth.protocol import Data, Outcome, Pipeline, Plan
 from valuebench.scenarios import Scenario
 
 
@@ -158,11 +162,9 @@ def plan(value_ids: list[str], pool: list[Scenario], settings: DPOSettings, seed
     return {"folds": folds, "units": units}
 
 
-def run_unit(lm, pool: list[Scenario], folds: dict, r: int, vid: str, settings: DPOSettings, seed: int,
-             batch_size: int, choice: str) -> dict:
+def train_unit(lm, pool: list[Scenario], folds: dict, r: int, vid: str, settings: DPOSettings, seed: int,
+               batch_size: int, choice: str) -> dict:
     """Train on fold r of ``vid``; margins on its other folds (own value) and on fold r of every other value."""
-    from valuebench.groundtruth.choice import scenario_margins
-
     train_ids = set(folds[vid][r])
     data = [s for s in pool if s.id in train_ids]
     cross = {v: set(f[r][: settings.eval_per_value]) for v, f in folds.items() if v != vid}
@@ -247,3 +249,58 @@ def report(out: dict, value_ids: list[str], settings: DPOSettings) -> dict:
         lines.append(f"| {v} | {o['mean']:+.3f} | {o['se']:.3f} | {o['z']} | "
                      f"{', '.join(f'{x:+.3f}' for x in o['per_replicate'])} | {verdict} |")
     return {**out, "companions": companions, "card_lines": lines}
+
+
+#: DPOSettings fields the CLI sets, and their flags (what a card's reproduce command carries)
+FLAGS = {"learning_rate": "--dpo-learning-rate", "epochs": "--dpo-epochs", "replicates": "--dpo-replicates",
+         "measure": "--dpo-measure", "gate_z": "--dpo-gate-z", "eval_per_value": "--dpo-eval-per-value"}
+
+
+class DPO(Pipeline):
+    """Units: ``dpo-base`` (the base model's margins on every scenario) and ``dpo-r<r>-<value>`` (train on fold
+    r of the value, measure; value-major, so finished rows give an early ceiling)."""
+
+    kind, task_type = "dpo", "dpo-generalization"
+    choices, min_train = CHOICES, 2
+
+    def check(self, spec) -> None:
+        measure = DPOSettings(**spec.dpo).measure
+        if measure not in MEASURES:
+            raise UserError(f"unknown DPO measure {measure!r}; valid: {', '.join(MEASURES)}")
+
+    def plan(self, spec, data: Data) -> Plan:
+        settings, pool = DPOSettings(**spec.dpo), data.train + data.holdout
+        layout = plan(data.value_set.ids, pool, settings, spec.seed)
+        shared = {"pool": pool, "folds": layout["folds"], "settings": settings, "seed": spec.seed,
+                  "batch_size": spec.batch_size, "choice": spec.choice}
+        return Plan(shared, {"dpo-base": {}, **{f"dpo-r{r}-{v}": {"r": r, "vid": v} for r, v in layout["units"]}})
+
+    def run_unit(self, lm, shared: dict, inputs: dict) -> dict:
+        if not inputs:  # the base model
+            m = scenario_margins(lm, shared["pool"], None, batch_size=shared["batch_size"], choice=shared["choice"],
+                                 seed=shared["seed"])
+            return {"margins": {s.id: float(x) for s, x in zip(shared["pool"], m)}}
+        return train_unit(lm, shared["pool"], shared["folds"], inputs["r"], inputs["vid"], shared["settings"],
+                          shared["seed"], shared["batch_size"], shared["choice"])
+
+    def finish(self, spec, data: Data, payloads: dict[str, dict]) -> Outcome:
+        settings, ids = DPOSettings(**spec.dpo), data.value_set.ids
+        layout = plan(ids, data.train + data.holdout, settings, spec.seed)
+        runs = {(r, v): payloads[f"dpo-r{r}-{v}"] for r, v in layout["units"]}
+        base = payloads["dpo-base"]["margins"]
+        out = report(matrices(ids, layout["folds"], runs, base, settings), ids, settings)
+        out["timing"] = {"train_s_per_value": float(np.mean([v["train_s"] for v in runs.values()])),
+                         "eval_s_per_value": float(np.mean([v["eval_s"] for v in runs.values()])),
+                         "step_share_of_train": float(np.mean([v.get("step_s", np.nan) / v["train_s"]
+                                                               for v in runs.values()]))}
+        out["logs"] = {f"r{r}-{v}": runs[(r, v)]["train_log"] for (r, v) in runs}
+        out["settings"] = dataclasses.asdict(settings)
+        return Outcome(out)
+
+    def card_fields(self, spec, result: dict) -> dict:
+        settings = result.get("settings", {})
+        return {**super().card_fields(spec, result), "replicates": settings.get("replicates", 3),
+                "settings": json.dumps(settings), "measure": settings.get("measure", "margin")}
+
+    def reproduce_flags(self, spec) -> list[str]:
+        return [*super().reproduce_flags(spec), *(f"{FLAGS[k]} {v}" for k, v in sorted(spec.dpo.items()) if k in FLAGS)]

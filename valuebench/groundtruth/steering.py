@@ -8,11 +8,10 @@ neutral condition, a(0, j), uses a plain helpful-assistant prompt of similar for
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from valuebench.groundtruth.choice import scenario_margins
+from valuebench.groundtruth.choice import CHOICES, scenario_margins
 from valuebench.groundtruth.matrix import half_split, rates, shift_matrix
-from valuebench.groundtruth.workdir import Workdir
+from valuebench.groundtruth.protocol import Data, Outcome, Pipeline, Plan
 from valuebench.scenarios import Scenario
 from valuebench.values import ValueSet
 
@@ -41,29 +40,47 @@ def steering_prompts(statement: str, n_phrasings: int = len(PHRASINGS), placemen
     return [p.format(statement=statement.rstrip(".") + ".") for p in templates[:n_phrasings]]
 
 
-def run_conditions(lm, value_set: ValueSet, holdout: list[Scenario], work: Workdir, *, n_phrasings: int,
-                   batch_size: int, placement: str = "system", choice: str = "logprob",
-                   seed: int = 0) -> dict[str, dict[str, float]]:
-    """Margins of every holdout scenario under the neutral prompt and each value's steering prompts."""
-    conditions = {"neutral": [NEUTRAL if placement == "system" else USER_NEUTRAL]}
-    for value in value_set.values:
-        conditions[value.id] = steering_prompts(value.statement, n_phrasings, placement)
-    out = {}
-    todo = [c for c in conditions if not work.done(f"steer-{c}")]
-    bar = tqdm(total=sum(len(conditions[c]) for c in todo) * len(holdout), desc="steering", unit="scenario",
-               disable=not todo)
-    for cond, prompts in conditions.items():
-        unit = f"steer-{cond}"
-        if not work.done(unit):
-            per_prompt = [scenario_margins(lm, holdout, p if placement == "system" else None,
-                                           user_prefix=p if placement == "user" else None, batch_size=batch_size,
-                                           progress=bar, choice=choice, seed=seed) for p in prompts]
-            margins = np.mean(per_prompt, axis=0)
-            work.save(unit, {"condition": cond, "prompts": prompts,
-                             "margins": {sc.id: float(m) for sc, m in zip(holdout, margins)}})
-        out[cond] = work.load(unit)["margins"]
-    bar.close()
-    return out
+class Steering(Pipeline):
+    """One unit per condition (``steer-neutral``, ``steer-<value>``): every holdout scenario's margin under that
+    condition's prompts, averaged over phrasings."""
+
+    kind, task_type = "steering", "prompt-steering"
+    choices = CHOICES
+
+    def name_suffix(self, spec) -> str:
+        return ("-user" if spec.placement == "user" else "") + super().name_suffix(spec)
+
+    def plan(self, spec, data: Data) -> Plan:
+        neutral = NEUTRAL if spec.placement == "system" else USER_NEUTRAL
+        conditions = {"neutral": [neutral], **{v.id: steering_prompts(v.statement, spec.n_phrasings, spec.placement)
+                                               for v in data.value_set.values}}
+        shared = {"holdout": data.holdout, "placement": spec.placement, "choice": spec.choice, "seed": spec.seed,
+                  "batch_size": spec.batch_size}
+        return Plan(shared, {f"steer-{c}": {"condition": c, "prompts": p} for c, p in conditions.items()})
+
+    def run_unit(self, lm, shared: dict, inputs: dict) -> dict:
+        holdout, system = shared["holdout"], shared["placement"] == "system"
+        per_prompt = [scenario_margins(lm, holdout, p if system else None, user_prefix=None if system else p,
+                                       batch_size=shared["batch_size"], choice=shared["choice"], seed=shared["seed"])
+                      for p in inputs["prompts"]]
+        margins = np.mean(per_prompt, axis=0)
+        return {"condition": inputs["condition"], "prompts": inputs["prompts"],
+                "margins": {sc.id: float(m) for sc, m in zip(holdout, margins)}}
+
+    def finish(self, spec, data: Data, payloads: dict[str, dict]) -> Outcome:
+        margins = {u["condition"]: u["margins"] for u in payloads.values()}
+        vs, holdout = data.value_set, data.holdout
+        return Outcome(matrices(vs, holdout, margins, spec.seed), lambda s: matrices(vs, holdout, margins, s))
+
+    def card_fields(self, spec, result: dict) -> dict:
+        return {**super().card_fields(spec, result), "n_phrasings": spec.n_phrasings}
+
+    def recipe_variant(self, spec) -> str:
+        return spec.placement
+
+    def reproduce_flags(self, spec) -> list[str]:
+        placement = [f"--placement {spec.placement}"] if spec.placement != "system" else []
+        return [f"--phrasings {spec.n_phrasings}", *placement, *super().reproduce_flags(spec)]
 
 
 def matrices(value_set: ValueSet, holdout: list[Scenario], margins: dict[str, dict[str, float]],

@@ -37,9 +37,11 @@ class Workdir:
     def done(self, unit: str) -> bool:
         return self.file(unit).is_file()
 
-    def save(self, unit: str, data: dict) -> None:
+    def save(self, unit: str, data: dict, elapsed: float | None = None) -> None:
+        """Write a finished unit atomically; ``elapsed``: the seconds it took (default: since the last save)."""
         now = time.perf_counter()
-        atomic_write_json(self.file(unit), {**data, "_elapsed_s": round(now - self._last, 2)})
+        took = now - self._last if elapsed is None else elapsed
+        atomic_write_json(self.file(unit), {**data, "_elapsed_s": round(took, 2)})
         self._last = now
 
     def compute_seconds(self) -> tuple[float, int, int, int]:
