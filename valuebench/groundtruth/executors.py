@@ -10,6 +10,7 @@ thread count), so a run is byte-identical to another one only with the same ``th
 
 from __future__ import annotations
 
+import sys
 import time
 from contextlib import contextmanager
 
@@ -26,18 +27,28 @@ class Progress:
         self.bar = tqdm(total=total, desc=desc, unit="unit")
         self.running = self.failed = 0
 
+    def _postfix(self, done: int) -> None:
+        self.bar.set_postfix_str(f"done {done}, running {self.running}, failed {self.failed}", refresh=False)
+
     def show(self, running: int | None = None) -> None:
         if running is not None:
             self.running = running
-        self.bar.set_postfix_str(f"done {self.bar.n}, running {self.running}, failed {self.failed}")
+        self._postfix(self.bar.n)
+        self.bar.refresh()
 
-    def done(self) -> None:
+    def done(self, running: int | None = None) -> None:
+        if running is not None:
+            self.running = running
+        self._postfix(self.bar.n + 1)  # the counts first, then update() refreshes: never a stale count
         self.bar.update(1)
-        self.show()
 
     def fail(self) -> None:
         self.failed += 1
         self.show()
+
+    def note(self, message: str) -> None:
+        """A line above the bar (stderr, like the bar)."""
+        self.bar.write(message, file=sys.stderr)
 
     def close(self) -> None:
         self.bar.close()
@@ -85,7 +96,7 @@ class LocalExecutor:
                 progress.show(running=1)
                 payload, elapsed = run_unit(pipe, model, plan.shared, plan.units[name], self.threads, lm)
                 work.save(name, payload, elapsed=elapsed)
-                progress.done()
+                progress.done(running=0)
         except BaseException:
             progress.fail()
             raise

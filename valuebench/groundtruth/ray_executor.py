@@ -16,8 +16,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from tqdm.auto import tqdm
-
 from valuebench.errors import UserError
 from valuebench.groundtruth.executors import Progress, run_unit
 from valuebench.groundtruth.protocol import Pipeline, Plan
@@ -103,8 +101,8 @@ class RayExecutor:
                             raise UserError(f"unit {name}: its worker died {deaths[name]} times (last: "
                                             f"{type(exc).__name__}); stopped after {self.max_retries} retries. "
                                             "Finished units are kept: run the command again to resume") from None
-                        tqdm.write(f"unit {name}: its worker died ({type(exc).__name__}); retry {deaths[name]} "
-                                   f"of {self.max_retries}")
+                        progress.note(f"unit {name}: its worker died ({type(exc).__name__}); retry {deaths[name]} "
+                                      f"of {self.max_retries}")
                         pending[submit(name)] = name
                         continue
                     except ray.exceptions.RayTaskError as exc:
@@ -112,7 +110,7 @@ class RayExecutor:
                             raise UserError(f"unit {name}: {exc.cause}") from None
                         raise RuntimeError(f"unit {name} failed on a Ray worker: {exc.cause!r}") from exc
                     work.save(name, payload, elapsed=elapsed)
-                    progress.done()
+                    progress.done(running=min(len(pending), slots))
                 progress.show(running=min(len(pending), slots))
         finally:
             for ref in pending:  # stopped early (an error, Ctrl-C): nothing keeps computing for nobody
