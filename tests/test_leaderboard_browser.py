@@ -45,7 +45,7 @@ def board(tmp_path_factory):
         for name, kw in (("random", {}), ("tfidf", {}),
                          ("leaky", {"derived_from": ["tasks/scenarios/ccai-21 holdout split"]})):
             method = get_method("random", seed=5) if name == "leaky" else get_method(name)
-            write_submission(subs, method_meta(method, name, **kw),
+            write_submission(subs, method_meta(method, name, baseline=True, **kw),
                              represent_value_sets(method, ["constraints-9", "ccai-21"]))
         (subs / "broken").mkdir()
         (subs / "broken" / "meta.yaml").write_text("name: broken\nmethod: x\n")
@@ -83,14 +83,25 @@ def test_leaderboard_table_matches_parquet_and_filters(page, board):
     table = pd.read_parquet(board / "data" / "leaderboard.parquet")
     valid = table[table["status"] == "valid"]
     headers = browser.table_headers(page)
-    assert {"Mean ρ", "Borda rank", "Tied with leader", "ρ fixture-constraints", "ρ synthetic-ccai"} <= set(headers)
+    assert {"Mean ρ", "Borda rank", "Tied with leader", "Badge"} <= set(headers)
+    assert headers[browser.header_of(headers, "ρ fixture-constraints")].startswith("ρ fixture-constraints · bound ")
     rows = browser.table_rows(page)
-    sub_col, rho_col = headers.index("Submission"), headers.index("ρ synthetic-ccai")
+    sub_col, rho_col = headers.index("Submission"), browser.header_of(headers, "ρ synthetic-ccai")
     assert [r[sub_col] for r in rows] == list(valid["submission"])
     assert [float(r[rho_col]) for r in rows] == pytest.approx(list(valid["rho:synthetic-ccai"].round(3)), abs=1e-9)
     assert [float(r[headers.index("Mean ρ")]) for r in rows] == pytest.approx(list(valid["mean"].round(3)))
     assert "broken" not in [r[sub_col] for r in rows]
+    badges = {r[sub_col]: r[headers.index("Badge")] for r in rows}
+    assert badges["random"] == "null" and badges["tfidf"] == "baseline"
     shot(page, board, "1-leaderboard")
+    # the name column stays in view when the table scrolls sideways
+    page.set_viewport_size({"width": 900, "height": 1000})
+    moved = page.evaluate("""() => { const v = document.querySelector('#board .virtual-table-viewport');
+        const cell = () => document.querySelector('#board .virtual-row > :nth-child(2)').getBoundingClientRect().left;
+        const before = cell(); v.scrollLeft = v.scrollWidth; return [v.scrollLeft, before, cell()]; }""")
+    assert moved[0] > 100 and abs(moved[2] - moved[1]) < 2, moved
+    shot(page, board, "1b-leaderboard-scrolled")
+    page.set_viewport_size({"width": 1440, "height": 1000})
     filter_s = browser.filter_change(page, "constraints-9", "ρ synthetic-ccai")
     rows = browser.table_rows(page)
     headers = browser.table_headers(page)
@@ -98,23 +109,44 @@ def test_leaderboard_table_matches_parquet_and_filters(page, board):
     for _, row in valid.iterrows():  # one task left: the mean is that task's rho
         assert float(by_name[row["submission"]][headers.index("Mean ρ")]) == pytest.approx(
             round(row["rho:fixture-constraints"], 3))
+    assert "Borda rank" not in headers and "Mean by type" not in headers  # equal to the mean with one task
     page.get_by_label("Hide entries flagged for leakage").check()
     page.wait_for_function("() => !document.querySelector('#board').innerText.includes('leaky')")
     shot(page, board, "2-leaderboard-filtered")
     assert load_s < 10 and filter_s < 5, (load_s, filter_s)  # generous here; the bench holds the 2 s targets
 
 
+def test_benchmark_selector(page, board):
+    browser.first_load(page, page.vb_url)
+    page.locator("#benchmark input").click()
+    page.get_by_role("option", name="ccai-21", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#benchmark-info').innerText.includes('ccai-21 v')")
+    page.wait_for_function("() => document.querySelectorAll('#board thead th').length > 0 && !Array.from("
+                           "document.querySelectorAll('#board thead th')).some(h => h.innerText.includes('fixture'))")
+    headers = browser.table_headers(page)
+    assert browser.header_of(headers, "ρ synthetic-ccai") and "Borda rank" not in headers
+    shot(page, board, "2b-benchmark-ccai")
+
+
 def test_tasks_and_methods_tabs(page, board):
     page.goto(page.vb_url)
     page.get_by_role("tab", name="Tasks").click()
-    page.locator(".task-card").filter(has_text="synthetic-ccai").first.wait_for()
-    cards = " ".join(page.locator(".task-card").all_inner_texts())
-    assert "(fixture-constraints)" in cards and "(synthetic-ccai)" in cards and "0.70" in cards
-    page.wait_for_function("() => document.querySelectorAll('img').length >= 2")
+    page.locator("#task-card").filter(has_text="fixture-constraints").first.wait_for()
+    card = page.locator("#task-card").inner_text()
+    assert "bound" in card and "validity gate" in card
+    assert len(browser.grid_rows(page, "#task-ranking")) == 3  # random, tfidf, leaky
+    page.wait_for_function("() => document.querySelector('#task-chart img, #task-chart svg') !== null")
+    page.locator("#task-pick input").click()
+    page.get_by_role("option", name="synthetic-ccai", exact=True).click()
+    page.locator("#task-card").filter(has_text="synthetic-ccai").first.wait_for()
+    assert "0.70" in page.locator("#task-card").inner_text()
     shot(page, board, "3-tasks")
     page.get_by_role("tab", name="Methods").click()
     page.locator("#method-card").get_by_text("random", exact=False).first.wait_for()
     page.wait_for_function("() => document.querySelectorAll('#method-maps img').length >= 1")
+    page.wait_for_function("() => document.querySelector('#method-scatter img, #method-scatter svg') !== null")
+    scores = browser.grid_rows(page, "#method-scores")
+    assert {r[0] for r in scores} == {"fixture-constraints", "synthetic-ccai"}
     shot(page, board, "4-methods")
     page.get_by_role("tab", name="About").click()
     page.get_by_role("heading", name="Tied with leader").wait_for()

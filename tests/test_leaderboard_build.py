@@ -80,9 +80,11 @@ def subs_root(tmp_path):
     root = tmp_path / "subs"
     for name in ("random", "tfidf"):
         method = get_method(name)
-        write_submission(root, method_meta(method, name), represent_value_sets(method, ["constraints-9"]))
+        write_submission(root, method_meta(method, name, baseline=True),
+                         represent_value_sets(method, ["constraints-9"]))
     leaky = get_method("random", seed=3)
-    write_submission(root, method_meta(leaky, "leaky", derived_from=["tasks/scenarios/constraints-9 holdout split"]),
+    write_submission(root, method_meta(leaky, "leaky", authors=["A"],
+                                       derived_from=["tasks/scenarios/constraints-9 holdout split"]),
                      represent_value_sets(leaky, ["constraints-9"]))
     (root / "broken").mkdir()
     (root / "broken" / "meta.yaml").write_text("name: [unclosed\n")
@@ -119,7 +121,8 @@ def test_build_recomputes_every_score(subs_root, tmp_path):
 def test_build_writes_figures_and_cards(tmp_path):
     root = tmp_path / "subs"
     method = get_method("random")
-    write_submission(root, method_meta(method, "random"), represent_value_sets(method, ["constraints-9"]))
+    write_submission(root, method_meta(method, "random", baseline=True),
+                     represent_value_sets(method, ["constraints-9"]))
     out = tmp_path / "data"
     build(root, out, figures=True, n_permutations=50, n_bootstrap=50)
     tasks = json.loads((out / "tasks.json").read_text())
@@ -135,16 +138,42 @@ def test_view_filters_and_exports(subs_root, tmp_path):
     data = board_view.load(out)
     full = board_view.view(data)
     assert list(full["Submission"]) == list(data.valid["submission"])
-    assert full["ρ fixture-constraints"].tolist() == data.valid["rho:fixture-constraints"].round(3).tolist()
+    header = board_view.task_header(data.task("fixture-constraints"))
+    assert "bound" in header and full[header].tolist() == data.valid["rho:fixture-constraints"].round(3).tolist()
     assert "leaky" not in board_view.view(data, hide_leakage=True)["Submission"].tolist()
     assert board_view.view(data, search="tfidf")["Submission"].tolist() == ["tfidf"]
-    none = board_view.view(data, types=["no-such-type"])
-    assert none["Mean ρ"].isna().all() and not any(c.startswith("ρ ") for c in none.columns)
+    none = board_view.view(data, types=["no-such-type"])  # no task selected: no entry has a score, none shown
+    assert len(none) == 0 and not any(c.startswith("ρ ") for c in none.columns)
     detail = board_view.view(data, details=True)
     assert {"95% CI fixture-constraints", "p fixture-constraints"} <= set(detail.columns)
-    csv, js = board_view.export(full, tmp_path / "dl")
+    csv, js = board_view.export(board_view.plain_headers(full), tmp_path / "dl")
     assert pd.read_csv(csv)["Submission"].tolist() == full["Submission"].tolist()
     assert len(json.loads(js.read_text())) == len(full)
+
+
+def test_board_evidence(subs_root, tmp_path):
+    """Benchmarks, badges, entries without a score dropped, per-task ranking, per-method scores and the stored
+    similarity behind the scatter (equal to the submission's own)."""
+    from valuebench.leaderboard.submissions import load_submission
+
+    out = tmp_path / "data"
+    build(subs_root, out, figures=False)
+    data = board_view.load(out)
+    names = {b["name"] for b in data.benchmarks}
+    assert {"default", "all", "constraints-9"} <= names and all(b["version"] for b in data.benchmarks)
+    assert set(board_view.view(data, benchmark="all").columns) >= {"Badge", "Mean ρ"}
+    assert set(data.valid["badge"]) <= {"null", "baseline", ""}
+    assert data.valid.set_index("submission").loc["random", "badge"] == "null"
+    ranking = board_view.task_ranking(data, "fixture-constraints")
+    assert list(ranking["ρ"]) == sorted(ranking["ρ"], reverse=True) and len(ranking) == len(data.valid)
+    scores = board_view.method_scores(data, "tfidf")
+    assert "fixture-constraints" in set(scores["Task"]) and scores["Rank on task"].str.contains(" of ").all()
+    stored = data.similarities.get("tfidf", "constraints-9")
+    own = load_submission(subs_root / "tfidf").similarities["constraints-9"]
+    assert stored is not None and np.allclose(stored, own, atol=1e-6)
+    assert data.similarities.get("tfidf", "no-such-set") is None
+    styled = board_view.styled(board_view.view(data), board_view.selected_tasks(data))
+    assert "background-color" in styled.to_html()
 
 
 def test_cli_build_json(subs_root, tmp_path, capsys):
@@ -157,4 +186,4 @@ def test_cli_build_json(subs_root, tmp_path, capsys):
 
 
 def test_shipped_baselines_are_valid():
-    assert main(["submissions", "check", "--root", str(REPO / "submissions")]) == 0
+    assert main(["submissions", "check", "--submissions", str(REPO / "submissions")]) == 0

@@ -185,7 +185,7 @@ def test_tfidf_scores_identically_on_every_route(tmp_path, tmp_cache):
     from_file = evaluate(get_method(f"vectors:{tmp_path / 'v.safetensors'}"), [task])[0].score
     result_file = next((tmp_path / "results").rglob("*.json"))
     _, from_results, _ = rescore_result(result_file)
-    write_submission(tmp_path / "subs", method_meta(get_method("tfidf"), "tfidf"),
+    write_submission(tmp_path / "subs", method_meta(get_method("tfidf"), "tfidf", baseline=True),
                      represent_value_sets(get_method("tfidf"), ["constraints-9"]))
     table, _, _ = build_table(check_all(tmp_path / "subs", [task.name]), [task])
     row = table.set_index("submission").loc["tfidf"]

@@ -69,8 +69,22 @@ def table_rows(page) -> list[list[str]]:
         ".map(c => c.innerText.trim()))")
 
 
+def grid_rows(page, selector: str) -> list[list[str]]:
+    """Rendered rows of any Gradio dataframe (by its elem_id selector)."""
+    return page.eval_on_selector_all(
+        f"{selector} .virtual-row", "rs => rs.map(r => Array.from(r.querySelectorAll('[role=gridcell]'))"
+        ".map(c => c.innerText.trim()))")
+
+
 def table_headers(page) -> list[str]:
-    return page.eval_on_selector_all("#board thead th", "hs => hs.map(h => h.innerText.trim())")
+    """Header texts without the zero-width breaks the board puts after hyphens (and the ' · bound b' suffix kept)."""
+    return page.eval_on_selector_all(
+        "#board thead th", "hs => hs.map(h => h.innerText.replace(/\\u200b/g, '').replace(/\\s+/g, ' ').trim())")
+
+
+def header_of(headers: list[str], prefix: str) -> int:
+    """Index of the header that is ``prefix`` or starts with ``prefix + ' ·'`` (a task column with its bound)."""
+    return next(i for i, h in enumerate(headers) if h == prefix or h.startswith(prefix + " ·"))
 
 
 def first_load(page, url: str) -> float:
@@ -82,10 +96,12 @@ def first_load(page, url: str) -> float:
 
 
 def filter_change(page, label: str, expect_gone: str) -> float:
-    """Seconds from ticking a filter checkbox until the table no longer has column ``expect_gone``."""
+    """Seconds from ticking a filter checkbox until the table no longer has column ``expect_gone`` (a header that
+    is it, or starts with it followed by ' ·', zero-width breaks ignored)."""
     t0 = time.perf_counter()
     page.get_by_label(label, exact=True).check()
     page.wait_for_function(
-        "h => !Array.from(document.querySelectorAll('#board thead th')).some(e => e.innerText.trim() === h)",
-        arg=expect_gone)
+        "h => !Array.from(document.querySelectorAll('#board thead th')).some(e => {"
+        " const t = e.innerText.replace(/\\u200b/g, '').replace(/\\s+/g, ' ').trim();"
+        " return t === h || t.startsWith(h + ' ·'); })", arg=expect_gone)
     return time.perf_counter() - t0

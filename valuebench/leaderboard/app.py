@@ -25,7 +25,7 @@ from pathlib import Path
 import gradio as gr
 
 from valuebench.errors import UserError
-from valuebench.leaderboard import view
+from valuebench.leaderboard import tabs, view
 from valuebench.leaderboard.submissions import MAX_FILE_BYTES, stage_upload
 
 UPLOAD_LIMIT = int(os.environ.get("VALUEBENCH_UPLOAD_LIMIT", "5"))  # per client and window
@@ -38,17 +38,18 @@ CACHE_SWEEP = 600
 CSS = """
 .gradio-container {max-width: 1500px !important; margin: auto;}
 #board table {font-variant-numeric: tabular-nums; font-size: 14px;}
+#board th {word-break: normal; overflow-wrap: normal;}
+#board th, #board .virtual-row > * {min-width: 9.5em !important;}
+#board th:nth-child(1), #board .virtual-row > :nth-child(1) {position: sticky !important; left: 0; z-index: 3;
+  width: 4.5em !important; min-width: 4.5em !important; max-width: 4.5em !important;
+  background: var(--table-even-background-fill);}
+#board th:nth-child(2), #board .virtual-row > :nth-child(2) {position: sticky !important; left: 4.5em; z-index: 3;
+  width: 14em !important; min-width: 14em !important; max-width: 14em !important;
+  background: var(--table-even-background-fill);
+  box-shadow: 2px 0 0 var(--border-color-primary);}
 #vb-header h1 {margin-bottom: 0.1em;}
 #vb-header p {color: var(--body-text-color-subdued); margin-top: 0;}
 #submit-report {min-height: 2em;}
-"""
-COLUMNS_HELP = """
-**Mean ρ**: mean Spearman ρ over the selected tasks (empty if any is missing). **Mean by type**: mean of
-per-type means. **Borda rank**: rank by summed per-task points (`n − rank`, missing task = 0).
-**Tied with leader**: the 95% paired-bootstrap interval of (leader − entry) mean ρ contains 0.
-**ρ task**: Spearman ρ between the submission's cosine similarities and the task's ground truth.
-Tick *Show 95% CI …* for per-task bootstrap intervals (over values), permutation p-values and ρ/ceiling.
-Click a column header to sort. Details: the **About** tab.
 """
 SUBMIT_HELP = f"""
 Upload **`meta.yaml`** and one file per value set: `<value_set>.safetensors`, `.npz` (no pickle), `.json`,
@@ -74,85 +75,10 @@ def _header(data: view.BoardData) -> str:
     m = data.manifest
     return (f"# valuebench leaderboard\n"
             f"Which value representations predict how training a model on one value generalizes to the others? "
-            f"{m['n_valid']} submissions · {len(data.tasks)} tasks · every score recomputed from submitted "
+            f"{m['n_valid']} submissions · {len(data.tasks)} tasks in {len(data.benchmarks)} benchmarks · every score "
+            f"recomputed from submitted "
             f"vectors (built {m['built']}, valuebench {m['valuebench_version']}, "
             f"{m['n_permutations']} permutations, {m['n_bootstrap']} bootstrap resamples).")
-
-
-def _leaderboard_tab(data: view.BoardData, downloads: Path) -> None:
-    with gr.Row():
-        types = gr.CheckboxGroup(data.choices("type"), label="Task type", info="none ticked = all")
-        vsets = gr.CheckboxGroup(data.choices("value_set"), label="Value set", info="none ticked = all")
-        models = gr.CheckboxGroup(data.choices("model"), label="Subject model (of the task)",
-                                  info="none ticked = all")
-    with gr.Row():
-        search = gr.Textbox(label="Search", placeholder="submission, method or author", scale=2)
-        hide = gr.Checkbox(label="Hide entries flagged for leakage", scale=1)
-        details = gr.Checkbox(label="Show 95% CI, p-value and ρ/ceiling per task", scale=1)
-        flagged = gr.Checkbox(label="Show entries above the noise ceiling (likely fitted; unranked by default)",
-                              scale=1, elem_id="show-flagged")
-    first = view.view(data)
-    csv, js = view.cached_export(first, downloads)
-    table = gr.Dataframe(first, interactive=False, elem_id="board", max_height=640, pinned_columns=2,
-                         show_label=False, wrap=False)
-    with gr.Row():
-        csv_btn = gr.DownloadButton("Download CSV", value=str(csv), size="sm", elem_id="dl-csv")
-        json_btn = gr.DownloadButton("Download JSON", value=str(js), size="sm", elem_id="dl-json")
-    with gr.Accordion("How to read the columns", open=False):
-        gr.Markdown(COLUMNS_HELP)
-    if len(data.invalid):
-        with gr.Accordion(f"{len(data.invalid)} submission(s) failed validation (not ranked)", open=False):
-            gr.Dataframe(data.invalid.rename(columns={"submission": "Submission", "error": "Error"}),
-                         interactive=False, wrap=True, elem_id="invalid")
-
-    def update(t, v, mo, s, h, d, f):
-        frame = view.view(data, t, v, mo, (s or "")[:200], h, d, f)
-        c, j = view.cached_export(frame, downloads)
-        return frame, str(c), str(j)
-
-    inputs = [types, vsets, models, search, hide, details, flagged]
-    for comp in (types, vsets, models, hide, details, flagged):
-        comp.change(update, inputs, [table, csv_btn, json_btn], show_progress="minimal")
-    search.submit(update, inputs, [table, csv_btn, json_btn], show_progress="minimal")
-
-
-def _tasks_tab(data: view.BoardData) -> None:
-    if not data.tasks:
-        gr.Markdown("No tasks are registered yet.")
-    for task in data.tasks:
-        with gr.Group():
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=3):
-                    gr.Markdown(view.task_markdown(task), elem_classes=["task-card"])
-                with gr.Column(scale=2):
-                    if task.get("heatmap"):
-                        gr.Image(str(data.folder / task["heatmap"]), label=f"{task['name']} ground truth",
-                                 show_label=False, buttons=["download", "fullscreen"])
-                    else:
-                        gr.Markdown("*heatmap not built (the build ran with `--no-figures`)*")
-
-
-def _card(data: view.BoardData, name: str):
-    card = data.cards.get(name)
-    if card is None:
-        return "Pick a submission.", []
-    maps = [(str(data.folder / rel), f"{name} on {vs}") for vs, rel in card["maps"].items()]
-    note = "" if maps or card["status"] != "valid" else "\n\n*maps not built (build ran with `--no-figures`)*"
-    return card["markdown"] + note, maps
-
-
-def _methods_tab(data: view.BoardData) -> None:
-    names = list(data.valid["submission"]) + list(data.invalid["submission"])
-    pick = gr.Dropdown(names, value=names[0] if names else None, label="Submission", elem_id="method-pick")
-    md0, maps0 = _card(data, names[0]) if names else ("No submissions yet.", [])
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=1):
-            card = gr.Markdown(md0, elem_id="method-card")
-        with gr.Column(scale=3):
-            gallery = gr.Gallery(maps0, label="MDS maps of the submission's value similarities (values coloured "
-                                 "by category; closer = more similar)", columns=2, height=620,
-                                 object_fit="contain", elem_id="method-maps")
-    pick.change(lambda n: _card(data, n), pick, [card, gallery])
 
 
 def _checker(tasks: list | None, private: list | None):
@@ -241,11 +167,11 @@ def build_app(data: view.BoardData | None = None, pending: Path | None = None,
         gr.Markdown(_header(data), elem_id="vb-header")
         with gr.Tabs():
             with gr.Tab("Leaderboard", id="leaderboard"):
-                _leaderboard_tab(data, downloads)
+                tabs.leaderboard_tab(data, downloads)
             with gr.Tab("Tasks", id="tasks"):
-                _tasks_tab(data)
+                tabs.tasks_tab(data)
             with gr.Tab("Methods", id="methods"):
-                _methods_tab(data)
+                tabs.methods_tab(data)
             with gr.Tab("Submit", id="submit"):
                 _submit_tab(pending, taken, check)
             with gr.Tab("About", id="about"):

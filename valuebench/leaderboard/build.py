@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 
 from valuebench import __version__
-from valuebench.benchmarks import get_tasks
+from valuebench.benchmarks import get_benchmark, list_benchmarks
 from valuebench.errors import UserError
 from valuebench.io import atomic_write_bytes, atomic_write_json, one_line
-from valuebench.leaderboard import integrity
+from valuebench.leaderboard import evidence, integrity
 from valuebench.leaderboard.submissions import Submission, check_all
 from valuebench.leaderboard.table import aggregate_view, build_table, score_submissions
 from valuebench.tasks import Task
@@ -46,7 +46,8 @@ from valuebench.values import load_value_set
 FIGURES = "figures"
 PARQUET = "leaderboard.parquet"
 #: what a build folder holds; an existing output folder with anything else is not replaced
-BUILD_NAMES = {PARQUET, "bootstrap.npz", "tasks.json", "submissions.json", "manifest.json", FIGURES}
+BUILD_NAMES = {PARQUET, "bootstrap.npz", "tasks.json", "submissions.json", "manifest.json", FIGURES,
+               evidence.BENCHMARKS, evidence.SIMILARITIES}
 RANK_COLUMNS = ("rank", "borda_rank", "borda_points")
 
 
@@ -68,12 +69,10 @@ def _write_figure(out_dir: Path, rel: str, draw) -> None:
 
 
 def task_heatmap(out_dir: Path, task: Task) -> str:
-    from valuebench.analysis.figures import heatmap_figure
+    from valuebench.analysis.plots import task_heatmap as draw
 
-    rel = f"{FIGURES}/task-{task.name}-{_digest(task.metadata.ground_truth.sha256, task.ceiling)}.png"
-    _write_figure(out_dir, rel, lambda: heatmap_figure(
-        task.matrix, task.value_set.ids, title=f"{task.name}: ground truth M[i, j]", ceiling=task.ceiling,
-        colorbar_label="generalization M[i, j]"))
+    rel = f"{FIGURES}/task-{task.name}-{_digest(task.metadata.ground_truth.sha256, task.bound, 'v2')}.png"
+    _write_figure(out_dir, rel, lambda: draw(task))
     return rel
 
 
@@ -102,7 +101,8 @@ def task_card(task: Task, heatmap: str | None) -> dict:
             "value_set": m.value_set, "n_values": len(task.value_set), "model": m.model.name,
             "model_revision": m.model.revision, "ceiling": task.ceiling, "ceiling_method": m.noise_ceiling.method,
             "pairs": m.pairs, "license": m.license, "description": m.description.strip(),
-            "reference": m.reference, "card": task.card_body.strip(), "heatmap": heatmap}
+            "reference": m.reference, "card": task.card_body.strip(), "heatmap": heatmap,
+            **evidence.task_facts(task)}
 
 
 def submission_card(name: str, sub: Submission | None, error: str | None, maps: dict[str, str]) -> dict:
@@ -208,8 +208,8 @@ def ceiling_flags(table: pd.DataFrame, tasks: list[Task], private: dict[str, lis
     return out
 
 
-def rerank_without_flagged(table: pd.DataFrame, boot: np.ndarray, tasks: list[Task]
-                           ) -> tuple[pd.DataFrame, np.ndarray]:
+def rerank_without_flagged(table: pd.DataFrame, boot: np.ndarray, tasks: list[Task],
+                           rank_tasks: list[Task] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Ranks, Borda points and ties recomputed over the unflagged valid entries; flagged ones keep their
     scores and means but get no rank. Valid rows stay first (``boot`` rows follow them), flagged last."""
     flagged = (table["status"] == "valid") & (table["ceiling_flag"] != "")
@@ -217,7 +217,8 @@ def rerank_without_flagged(table: pd.DataFrame, boot: np.ndarray, tasks: list[Ta
         return table, boot
     table = table.copy()
     keep = table[(table["status"] == "valid") & ~flagged]
-    agg = aggregate_view(keep, {t.name: t.metadata.type for t in tasks}, boot, [t.name for t in tasks])
+    ranked = rank_tasks or tasks
+    agg = aggregate_view(keep, {t.name: t.metadata.type for t in ranked}, boot, [t.name for t in tasks])
     agg = agg.set_index("submission")
     for col in (*RANK_COLUMNS, "tied_with_leader"):
         if col in agg:
@@ -263,13 +264,15 @@ def build(submissions_root: Path, out_dir: Path, *, figures: bool = True, n_perm
     _check_destination(out_dir, parquet_name)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     _sweep_stale(out_dir)
-    tasks = get_tasks()
+    benches = list_benchmarks()
+    tasks = get_benchmark("all").tasks  # every current task is scored; the table ranks the default benchmark
     private, private_errors = integrity.load_private_tasks(
         integrity.private_task_dirs() if private_tasks is None else list(private_tasks))
     staging = out_dir.with_name(f".{out_dir.name}.build-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     staging.mkdir()
     try:
         _carry_figures(out_dir, staging)
+        evidence.write_benchmarks(staging, benches)
         report = _build_into(staging, submissions_root, tasks, private, private_errors, t0, figures=figures,
                              n_permutations=n_permutations, n_bootstrap=n_bootstrap, seed=seed,
                              parquet_name=parquet_name)
@@ -288,12 +291,13 @@ def _build_into(out_dir: Path, submissions_root: Path, tasks: list[Task], privat
     entries = check_all(submissions_root, [t.name for t in tasks])
     t_load = time.perf_counter()
     score_kw = {"n_permutations": n_permutations, "n_bootstrap": n_bootstrap, "seed": seed}
-    table, scored, boot = build_table(entries, tasks, **score_kw)
+    rank_tasks = [t for t in tasks if t.in_default_benchmark]
+    table, scored, boot = build_table(entries, tasks, rank_tasks, **score_kw)
     valid_subs = [sub for _, sub, _ in entries if sub is not None]
     private_means, private_flags = score_private(valid_subs, private, **score_kw)
     table["private_mean"] = table["submission"].map(private_means).astype(float) if private else np.nan
     table["ceiling_flag"] = ceiling_flags(table, tasks, private_flags)
-    table, boot = rerank_without_flagged(table, boot, tasks)
+    table, boot = rerank_without_flagged(table, boot, tasks, rank_tasks)
     t_score = time.perf_counter()
     buf = io.BytesIO()
     table.to_parquet(buf, index=False)
@@ -302,6 +306,7 @@ def _build_into(out_dir: Path, submissions_root: Path, tasks: list[Task], privat
     np.savez_compressed(buf, boot=boot, tasks=np.array([t.name for t in tasks]),
                         submissions=np.array(list(table.loc[table["status"] == "valid", "submission"])))
     atomic_write_bytes(out_dir / "bootstrap.npz", buf.getvalue())
+    evidence.write_similarities(out_dir, valid_subs)
     figure_errors = []
     with warnings.catch_warnings():  # MDS and matplotlib warn per figure: thousands of lines on a big board
         warnings.simplefilter("ignore")
@@ -323,7 +328,8 @@ def _build_into(out_dir: Path, submissions_root: Path, tasks: list[Task], privat
               "valuebench_version": __version__, "submissions_root": str(submissions_root),
               "n_submissions": len(entries), "n_valid": int((table["status"] == "valid").sum()),
               "n_flagged": int((table["ceiling_flag"] != "").sum()),
-              "tasks": [t.name for t in tasks], "n_private_tasks": len(private),
+              "tasks": [t.name for t in tasks], "ranked_over": [t.name for t in rank_tasks] or "all tasks",
+              "n_private_tasks": len(private),
               "private_task_errors": private_errors, "n_permutations": n_permutations,
               "n_bootstrap": n_bootstrap, "seed": seed, "figures": figures, "figure_errors": figure_errors,
               "seconds": {"validate": round(t_load - t0, 3), "score": round(t_score - t_load, 3),

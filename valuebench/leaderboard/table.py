@@ -201,9 +201,10 @@ def info_row(name: str, sub: Submission | None, error: str | None) -> dict:
             "value_sets": ", ".join(sorted(sub.similarities)), "status": "valid", "error": ""}
 
 
-def build_table(entries: list[tuple[str, Submission | None, str | None]], tasks: list[Task], **score_kw
-                ) -> tuple[pd.DataFrame, Scored, np.ndarray]:
-    """The full leaderboard frame (valid rows first, then invalid) and the bootstrap array [S, T, B]."""
+def build_table(entries: list[tuple[str, Submission | None, str | None]], tasks: list[Task],
+                rank_tasks: list[Task] | None = None, **score_kw) -> tuple[pd.DataFrame, Scored, np.ndarray]:
+    """The full leaderboard frame (valid rows first, then invalid) and the bootstrap array [S, T, B]: every task
+    scored, means and ranks over ``rank_tasks`` (default: all of them)."""
     valid = [sub for _, sub, _ in entries if sub is not None]
     scored = score_submissions(valid, tasks, **score_kw)
     rows = [info_row(n, s, e) for n, s, e in entries if s is not None]
@@ -215,7 +216,8 @@ def build_table(entries: list[tuple[str, Submission | None, str | None]], tasks:
     B = next(iter(scored.boot.values())).shape[1] if scored.boot else 0
     boot = (np.stack([scored.boot[t.name] for t in tasks], axis=1) if tasks
             else np.zeros((len(valid), 0, B), dtype=np.float32))
-    agg = aggregate_view(table, {t.name: t.metadata.type for t in tasks}, boot, [t.name for t in tasks])
+    ranked = rank_tasks if rank_tasks else tasks
+    agg = aggregate_view(table, {t.name: t.metadata.type for t in ranked}, boot, [t.name for t in tasks])
     table = table.merge(agg, on="submission", how="left")
     table["tied_with_leader"] = table["tied_with_leader"].fillna(False).astype(bool)
     table = table.sort_values(["status", "rank", "borda_rank", "submission"],

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from valuebench.leaderboard.evidence import BENCHMARKS, Similarities, badge
 from valuebench.leaderboard.table import aggregate_view
 from valuebench.paths import REPO_ROOT
 
@@ -47,6 +48,8 @@ class BoardData:
     boot_tasks: list[str]
     manifest: dict
     folder: Path
+    benchmarks: list[dict]
+    similarities: Similarities
 
     @property
     def valid(self) -> pd.DataFrame:
@@ -58,6 +61,17 @@ class BoardData:
 
     def choices(self, key: str) -> list[str]:
         return sorted({str(t[key]) for t in self.tasks})
+
+    def benchmark(self, name: str | None) -> dict:
+        """A benchmark by name (the build's ``benchmarks.json``); boards built before benchmarks existed
+        have one, ``all``, over every task on the board."""
+        for b in self.benchmarks:
+            if b["name"] == (name or "default"):
+                return b
+        return self.benchmarks[0]
+
+    def task(self, name: str) -> dict | None:
+        return next((t for t in self.tasks if t["name"] == name), None)
 
 
 def _load_once(folder: Path) -> BoardData:
@@ -76,7 +90,12 @@ def _load_once(folder: Path) -> BoardData:
     with np.load(folder / "bootstrap.npz", allow_pickle=False) as npz:
         boot, boot_tasks = npz["boot"], [str(t) for t in npz["tasks"]]
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    return BoardData(table, tasks, cards, boot, boot_tasks, manifest, folder)
+    table["badge"] = [badge(m, bool(b)) for m, b in zip(table["method"], table["baseline"])]
+    benches = (json.loads((folder / BENCHMARKS).read_text(encoding="utf-8")) if (folder / BENCHMARKS).is_file()
+               else [])
+    benches = [b for b in benches if b["tasks"]] or \
+        [{"name": "all", "version": "", "description": "every task on the board", "tasks": [t["name"] for t in tasks]}]
+    return BoardData(table, tasks, cards, boot, boot_tasks, manifest, folder, benches, Similarities(folder))
 
 
 def load(folder: Path | None = None, attempts: int = 5) -> BoardData:
@@ -100,45 +119,73 @@ def load(folder: Path | None = None, attempts: int = 5) -> BoardData:
     return _load_once(folder)
 
 
-def selected_tasks(data: BoardData, types=None, value_sets=None, models=None) -> list[dict]:
-    """Tasks passing the filters (an empty or None filter means 'all')."""
-    def ok(task, key, allowed):
-        return not allowed or str(task[key]) in allowed
-    return [t for t in data.tasks if ok(t, "type", types) and ok(t, "value_set", value_sets) and ok(t, "model", models)]
+def selected_tasks(data: BoardData, types=None, value_sets=None, models=None, benchmark: str | None = None
+                   ) -> list[dict]:
+    """Tasks of the benchmark passing the filters (an empty or None filter means 'all')."""
+    allowed = set(data.benchmark(benchmark)["tasks"])
+
+    def ok(task, key, chosen):
+        return not chosen or str(task[key]) in chosen
+    return [t for t in data.tasks if t["name"] in allowed and ok(t, "type", types) and
+            ok(t, "value_set", value_sets) and ok(t, "model", models)]
+
+
+#: rows sent to the browser at most; search narrows, the downloads hold every row of the view
+MAX_ROWS = 500
+
+
+def task_header(task: dict) -> str:
+    """'ρ <task> · bound 0.91', with a zero-width break after each hyphen so the browser wraps a long name
+    between words instead of widening the table (``plain_headers`` removes the breaks for downloads)."""
+    bound = f" · bound {task['bound']:.2f}" if task.get("bound") is not None else ""
+    return "ρ " + task["name"].replace("-", "-\u200b") + bound
+
+
+def plain_headers(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns=lambda c: str(c).replace("\u200b", ""))
 
 
 def view(data: BoardData, types=None, value_sets=None, models=None, search: str = "",
-         hide_leakage: bool = False, details: bool = False, show_flagged: bool = False) -> pd.DataFrame:
-    """The displayed table for the current filters, sorted by mean rho (best first). Entries whose scores
-    exceed a task's noise ceiling are hidden (and so unranked) unless ``show_flagged``."""
-    tasks = selected_tasks(data, types, value_sets, models)
+         hide_leakage: bool = False, details: bool = False, show_flagged: bool = False,
+         benchmark: str | None = None) -> pd.DataFrame:
+    """The displayed table for the benchmark and filters, sorted by mean rho (best first). Entries with no score
+    on any selected task are left out; entries whose scores exceed a task's noise ceiling are hidden (and so
+    unranked) unless ``show_flagged``. Aggregate columns appear only where they differ from the mean (more than
+    one task, more than one type)."""
+    tasks = selected_tasks(data, types, value_sets, models, benchmark)
     valid = data.valid
     if hide_leakage:
         valid = valid[valid["leakage"] == ""]
     if not show_flagged:
         valid = valid[valid["ceiling_flag"] == ""]
+    rho_cols = [f"rho:{t['name']}" for t in tasks]
+    valid = valid[valid[rho_cols].notna().any(axis=1)] if rho_cols else valid.iloc[:0]
     agg = aggregate_view(valid, {t["name"]: t["type"] for t in tasks}, data.boot, data.boot_tasks)
     agg = agg.set_index("submission").loc[valid["submission"]]
     out = pd.DataFrame({"Rank": agg["rank"].to_numpy(), "Submission": valid["submission"].to_numpy(),
-                        "Method": valid["method"].to_numpy(),
-                        "Mean ρ": agg["mean"].round(3).to_numpy(),
-                        "Mean by type": agg["mean_by_type"].round(3).to_numpy()})
+                        "Badge": valid["badge"].to_numpy(), "Method": valid["method"].to_numpy(),
+                        "Mean ρ": agg["mean"].round(3).to_numpy()})
     if data.manifest.get("n_private_tasks"):  # public and private side by side: fitting the public matrices
-        out.insert(4, "Mean ρ (private)", valid["private_mean"].round(3).to_numpy())  # does not win here
-    for typ in sorted({t["type"] for t in tasks}):
-        col = f"mean[{typ}]"
-        out[f"Mean [{typ}]"] = agg[col].round(3).to_numpy() if col in agg else np.nan
-    out["Borda rank"] = agg["borda_rank"].to_numpy()
+        out.insert(5, "Mean ρ (private)", valid["private_mean"].round(3).to_numpy())  # does not win here
+    types_here = sorted({t["type"] for t in tasks})
+    if len(types_here) > 1:
+        out["Mean by type"] = agg["mean_by_type"].round(3).to_numpy()
+        for typ in types_here:
+            col = f"mean[{typ}]"
+            label = typ.replace("-", "-\u200b")
+            out[f"Mean [{label}]"] = agg[col].round(3).to_numpy() if col in agg else np.nan
+    if len(tasks) > 1:
+        out["Borda rank"] = agg["borda_rank"].to_numpy()
     tied = agg["tied_with_leader"].to_numpy()
     out["Tied with leader"] = np.where(agg["rank"].to_numpy() == 1, "leader", np.where(tied, "yes", ""))
     for t in tasks:
         name = t["name"]
-        out[f"ρ {name}"] = valid[f"rho:{name}"].round(3).to_numpy()
+        out[task_header(t)] = valid[f"rho:{name}"].round(3).to_numpy()
         if details:
             lo, hi = valid[f"ci_low:{name}"].to_numpy(), valid[f"ci_high:{name}"].to_numpy()
             out[f"95% CI {name}"] = [f"[{a:+.2f}, {b:+.2f}]" if np.isfinite(a) else "" for a, b in zip(lo, hi)]
             out[f"p {name}"] = valid[f"p:{name}"].round(4).to_numpy()
-            out[f"ρ/ceiling {name}"] = valid[f"norm:{name}"].round(3).to_numpy()
+            out[f"ρ/bound {name}"] = valid[f"norm:{name}"].round(3).to_numpy()
     out["Leakage flag"] = valid["leakage"].to_numpy()
     if show_flagged:
         out["Noise-ceiling flag"] = valid["ceiling_flag"].to_numpy()
@@ -146,20 +193,88 @@ def view(data: BoardData, types=None, value_sets=None, models=None, search: str 
     if search:  # after aggregation, so a search shows the entries' ranks on the whole board
         hay = (valid["submission"] + " " + valid["method"] + " " + valid["authors"]).str.lower()
         out = out[hay.str.contains(search.lower(), regex=False).to_numpy()]
-    out = out.sort_values(["Rank", "Borda rank", "Submission"], na_position="last", kind="stable")
+    out = out.sort_values(["Rank", "Submission"], na_position="last", kind="stable")
     return out.reset_index(drop=True)
 
 
-def task_markdown(task: dict) -> str:
-    """A task card as the Tasks tab shows it: facts table first, then the card body."""
+def styled(frame: pd.DataFrame, tasks: list[dict], limit: int = MAX_ROWS):
+    """The first ``limit`` rows, ρ cells coloured by ρ/bound (white at 0, green towards the bound, red below 0)
+    and badges shaded: what the browser gets."""
+    head = frame.head(limit)
+    bounds = {task_header(t): t.get("bound") for t in tasks}
+
+    def colour(col: pd.Series) -> list[str]:
+        bound = bounds.get(col.name)
+        if not bound:
+            return [""] * len(col)
+        out = []
+        for v in col.to_numpy(dtype=float):
+            if not np.isfinite(v):
+                out.append("")
+                continue
+            x = float(np.clip(v / bound, -1, 1))
+            rgb = (255, int(255 + 120 * x), int(255 + 120 * x)) if x < 0 else \
+                (int(255 - 150 * x), int(255 - 60 * x), int(255 - 150 * x))
+            out.append(f"background-color: rgb{rgb}")
+        return out
+
+    def shade(col: pd.Series) -> list[str]:
+        return ["background-color: #e2e8f0; font-weight: 600" if v else "" for v in col]
+
+    styler = head.style.apply(colour, subset=[c for c in head.columns if c in bounds]).apply(shade, subset=["Badge"])
+    formats = {c: ("{:.0f}" if c in ("Rank", "Borda rank") else "{:.3f}") for c in head.columns
+               if pd.api.types.is_float_dtype(head[c])}
+    return styler.format(formats, na_rep="")
+
+
+def task_ranking(data: BoardData, task: str, show_flagged: bool = False) -> pd.DataFrame:
+    """One task's own table: every entry with a score on it, by ρ, with CI, p and ρ/bound."""
+    valid = data.valid if show_flagged else data.valid[data.valid["ceiling_flag"] == ""]
+    valid = valid[valid[f"rho:{task}"].notna()].sort_values(f"rho:{task}", ascending=False, kind="stable")
+    lo, hi = valid[f"ci_low:{task}"].to_numpy(), valid[f"ci_high:{task}"].to_numpy()
+    return pd.DataFrame({"Rank": np.arange(1, len(valid) + 1), "Submission": valid["submission"].to_numpy(),
+                         "Badge": valid["badge"].to_numpy(), "ρ": valid[f"rho:{task}"].round(3).to_numpy(),
+                         "95% CI": [f"[{a:+.2f}, {b:+.2f}]" for a, b in zip(lo, hi)],
+                         "p": valid[f"p:{task}"].round(4).to_numpy(),
+                         "ρ/bound": valid[f"norm:{task}"].round(3).to_numpy()})
+
+
+def method_scores(data: BoardData, submission: str) -> pd.DataFrame:
+    """One entry's scores on every task on the board, with its rank on each."""
+    rows = []
+    row = data.table[data.table["submission"] == submission]
+    if row.empty or row.iloc[0]["status"] != "valid":
+        return pd.DataFrame(columns=["Task", "In default", "ρ", "95% CI", "p", "ρ/bound", "Rank on task"])
+    r = row.iloc[0]
+    for t in data.tasks:
+        name = t["name"]
+        rho = r.get(f"rho:{name}")
+        if rho is None or not np.isfinite(rho):
+            continue
+        col = data.valid[f"rho:{name}"]
+        lo, hi = r[f"ci_low:{name}"], r[f"ci_high:{name}"]
+        rows.append({"Task": name, "In default": "yes" if t.get("default") else "", "ρ": round(float(rho), 3),
+                     "95% CI": f"[{lo:+.2f}, {hi:+.2f}]", "p": round(float(r[f"p:{name}"]), 4),
+                     "ρ/bound": round(float(r[f"norm:{name}"]), 3),
+                     "Rank on task": f"{int((col > rho).sum()) + 1} of {int(col.notna().sum())}"})
+    return pd.DataFrame(rows)
+
+
+def task_markdown(task: dict, body: bool = True) -> str:
+    """A task card as the Tasks tab shows it: facts table first, then (``body``) the card body."""
     ceiling = "not measured" if task["ceiling"] is None else f"{task['ceiling']:.2f} ({task['ceiling_method']})"
+    bound = "–" if task.get("bound") is None else f"{task['bound']:.2f} (√reliability: ρ/bound is the normalized score)"
+    gate = task.get("gate", "not gated")
+    reasons = "; ".join(task.get("reasons") or []) or "all criteria met"
     rows = [("type", task["type"]), ("value set", f"{task['value_set']} ({task['n_values']} values)"),
             ("subject model", f"{task['model']} @ {task['model_revision']}"), ("noise ceiling", ceiling),
+            ("bound", bound), ("validity gate", f"{gate} ({reasons})" if gate != "not gated" else gate),
+            ("matrix", task.get("axes", "")),
             ("scored pairs", task["pairs"]), ("version", task["version"]), ("license", task["license"])]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     return (f"## {task['pretty_name']} (`{task['name']}`)\n\n{task['description']}\n\n"
             f"| field | value |\n|---|---|\n{table}\n\n"
-            f"{task['card']}")
+            f"{task['card'] if body else ''}")
 
 
 def export(frame: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
