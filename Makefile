@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: setup demo test bench leaderboard groundtruth clean
+.PHONY: setup demo test bench leaderboard baselines groundtruth clean
 
 setup: $(STAMP)
 
@@ -21,8 +21,14 @@ $(STAMP): pyproject.toml
 	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	touch $(STAMP)
 
+# every registered method: cached or submitted vectors are scored, a method with neither is listed with the command
+# that computes it (`make baselines` submits them all; the LLM methods take minutes each on a CPU)
 demo: setup
-	$(VENV)/bin/valuebench compare --no-llm --tasks all --output-dir results
+	$(VENV)/bin/valuebench compare --benchmark all --output-dir results
+
+baselines: setup
+	for m in $$($(PY) -c "from valuebench.methods import available; print(' '.join(sorted(available())))"); do \
+	  $(VENV)/bin/valuebench submit --method $$m --name $$m --baseline --force || exit 1; done
 
 test: setup
 	$(PY) -m ruff check .

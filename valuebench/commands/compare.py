@@ -64,8 +64,8 @@ def _sources(names: list[str], tasks: list, compute: bool, root: Path) -> tuple[
             chosen[name] = (method, "computed now")
         else:
             skipped.append({"method": name, "reason": "no cached or submitted vectors",
-                            "compute": f"valuebench compare --methods {name} --compute  (or: valuebench submit "
-                                       f"--method {name} --name {name} to submit them once)"})
+                            "compute": f"valuebench compare --methods {name} --compute  (maintainers: `valuebench "
+                                       f"submit --method {name} --name {name} --baseline` submits them once)"})
     return chosen, skipped
 
 
@@ -119,6 +119,10 @@ def _compare(args) -> int:
     print_table(rows, ["method", "vectors", "borda_rank", *means, *[t.name for t in selected]],
                 title=f"valuebench on {where}: Spearman rho [95% CI over values], * = permutation p < 0.05")
     print("bounds (rho / bound = normalized): " + ", ".join(f"{t.name}={fmt(t.bound, 2)}" for t in selected))
+    for name, (_, source) in chosen.items():
+        if source.startswith("submitted"):
+            print(f"{name}: scored from its submitted vectors ({source[11:-1]}); recompute them with "
+                  f"`valuebench compare --methods {name} --compute` ({LLM_COST})")
     for s in skipped:
         print(f"skipped {s['method']}: {s['reason']}; compute with: {s['compute']}")
     return 0
