@@ -302,5 +302,20 @@ class DPO(Pipeline):
         return {**super().card_fields(spec, result), "replicates": settings.get("replicates", 3),
                 "settings": json.dumps(settings), "measure": settings.get("measure", "margin")}
 
+    def independent_from_units(self, task, units, measure: str) -> dict | None:
+        """v2 units (every replicate scored on the whole holdout): replicates on disjoint holdout halves
+        (``workunits.independent_dpo``). v3 folds are independent by construction: None."""
+        from valuebench.workunits import independent_dpo
+
+        found, ids = units("dpo-"), task.value_set.ids
+        base, runs = found.get("dpo-base", {}).get("margins"), {}
+        for name, unit in found.items():
+            head, _, vid = name.partition("-r")[2].partition("-")
+            if name.startswith("dpo-r") and head.isdigit() and vid in ids and "margins" in unit:
+                runs[(int(head), vid)] = unit["margins"]
+        if not base or len({r for r, _ in runs}) < 2 or any(set(m) != set(base) for m in runs.values()):
+            return None
+        return independent_dpo(base, runs, ids, measure=measure, seed=task.metadata.provenance.config.get("seed", 0))
+
     def reproduce_flags(self, spec) -> list[str]:
         return [*super().reproduce_flags(spec), *(f"{FLAGS[k]} {v}" for k, v in sorted(spec.dpo.items()) if k in FLAGS)]

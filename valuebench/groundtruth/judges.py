@@ -102,6 +102,17 @@ class Judges(Pipeline):
         scores = merged_scores(payloads, "judge-chunk")
         return Outcome(matrices(data.holdout, scores, spec.seed), lambda s: matrices(data.holdout, scores, s))
 
+    def unit_notes(self, task, units) -> list[str]:
+        from valuebench.workunits import judge_diagnostics
+
+        scores = {k: v for u in units("judge-chunk-").values() for k, v in u.get("scores", {}).items()}
+        if not scores:
+            return []
+        d = judge_diagnostics(scores, task.value_set.ids)
+        return [f"- judge scores (work units): the first principal component carries {d['pc1_share']:.0%} of their "
+                f"variance (a general 'good reply' factor); a value's own judge prefers the upholding reply on that "
+                f"value's scenarios {d['own_judge']:.0%} of the time, the other judges {d['other_judges']:.0%}"]
+
 
 def agreement(scores: dict[str, list[float]], item_ids: list[str]) -> np.ndarray:
     table = np.array([scores[i] for i in item_ids])  # [items, judges]

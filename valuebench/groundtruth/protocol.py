@@ -101,6 +101,22 @@ class Pipeline:
         before or after these)."""
         return [f"--choice {spec.choice}"] if spec.choice != "logprob" else []
 
+    # Reading a published task's work units back (``valuebench.workunits``, for the validity gate). ``units(prefix)``
+    # loads the units whose names start with ``prefix``: name -> payload.
+
+    def independent_from_units(self, task, units, measure: str) -> dict | None:
+        """An independent ceiling recomputed from units whose replicates were not independent by construction
+        (v2 recipes); None: the card's own value stands."""
+        return None
+
+    def symmetric_from_units(self, task, units) -> dict | None:
+        """The symmetric bound over many random splits, when the replicate files hold only one."""
+        return None
+
+    def unit_notes(self, task, units) -> list[str]:
+        """Card lines the units support beyond the gate (diagnostics)."""
+        return []
+
     def recipe(self, spec, result: dict) -> str:
         recipe = self.text["recipe"]
         if isinstance(recipe, dict):

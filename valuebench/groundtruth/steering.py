@@ -75,6 +75,22 @@ class Steering(Pipeline):
     def card_fields(self, spec, result: dict) -> dict:
         return {**super().card_fields(spec, result), "n_phrasings": spec.n_phrasings}
 
+    def _split_ceilings(self, task, units, measure: str = "rate"):
+        """(independent, symmetric bound) over 100 random holdout splits (``workunits.independent_prompted``)."""
+        from valuebench.workunits import independent_prompted
+
+        margins = {name[len("steer-"):]: u["margins"] for name, u in units("steer-").items() if "margins" in u}
+        if "neutral" not in margins or not all(v in margins for v in task.value_set.ids):
+            return None, None
+        return independent_prompted(margins, task.value_set.ids, measure=measure,
+                                    seed=task.metadata.provenance.config.get("seed", 0))
+
+    def independent_from_units(self, task, units, measure: str) -> dict | None:
+        return self._split_ceilings(task, units, measure)[0]
+
+    def symmetric_from_units(self, task, units) -> dict | None:
+        return self._split_ceilings(task, units)[1]
+
     def recipe_variant(self, spec) -> str:
         return spec.placement
 
