@@ -142,3 +142,14 @@ def test_a_failing_unit_stops_the_run_naming_it(how, cluster, tmp_path):
     assert not work.done("c")
     for name in {"a", "b", "d"} & {p.stem for p in work.path.glob("*.json")}:  # finished units are kept, whole
         assert work.load(name)["y"] == 2 * "abcd".index(name)
+
+
+def test_bad_model_on_ray_exits_2_before_any_work(tmp_path, capsys):
+    """The driver resolves the model's identity (no weights) before scheduling: a bad id is one message, exit 2."""
+    argv = ["groundtruth", "steering", "--value-set", "constraints-9", "--model", "nope/nope", "--executor", "ray",
+            "--output", str(tmp_path / "out")]
+    assert main(argv) == 2
+    assert "model 'nope/nope' is neither a local folder" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert main(["groundtruth", "steering", "--value-set", "constraints-9", "--ray-address", "auto"]) == 2
+    assert "--ray-address applies to --executor ray" in capsys.readouterr().err

@@ -83,6 +83,8 @@ def run_unit(pipe: Pipeline, model: str, shared: dict, inputs: dict, threads: in
 class LocalExecutor:
     """Every unfinished unit in this process, in plan order."""
 
+    in_process = True  # units run on the caller's loaded model
+
     def __init__(self, threads: int | None = None):
         self.threads = threads
 

@@ -18,7 +18,7 @@ from valuebench.groundtruth.executors import LocalExecutor
 from valuebench.groundtruth.matrix import ceiling_summary, resampled_ceiling
 from valuebench.groundtruth.protocol import Data, Pipeline
 from valuebench.groundtruth.publish import write_task
-from valuebench.groundtruth.subject import TINY, load_subject  # noqa: F401 - TINY, load_subject: public here
+from valuebench.groundtruth.subject import TINY, identity, load_subject  # noqa: F401 - TINY: public here
 from valuebench.groundtruth.workdir import Workdir
 from valuebench.scenarios import Scenario, load_scenarios, scenarios_dir
 from valuebench.values import ValueSet, load_value_set
@@ -104,14 +104,14 @@ def run(spec: RunSpec, lm=None, executor=None) -> Path:
     pipe.check(spec)
     data = Data(*load_data(spec, pipe))
     vs = data.value_set
-    lm = lm or load_subject(spec.model)
+    executor = executor or LocalExecutor()
+    lm = lm or (load_subject(spec.model) if executor.in_process else identity(spec.model))
     name = spec.task_name or f"{pipe.task_type}{pipe.name_suffix(spec)}-{_short_model(lm)}-{vs.name}"
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(spec).items()
               if k not in {"output", "work_dir", "task_version", "card_notes"}
               and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}
     config.update({"data_sha256": data.sha256, "model_revision": lm.revision})
     work = Workdir(spec.work_dir or Path(spec.output) / ".work" / name, config)
-    executor = executor or LocalExecutor()
     start = time.perf_counter()
     plan = pipe.plan(spec, data)
     executor.run(pipe, plan, work, spec.model, lm)

@@ -42,6 +42,8 @@ def _task(pipe: Pipeline, model: str, shared: dict, inputs: dict, threads: int) 
 
 
 class RayExecutor:
+    in_process = False  # workers load the model; the driver needs only its identity (``subject.identity``)
+
     def __init__(self, address: str | None = None, threads: int = 1, gpus: float = 0.0, max_retries: int = 2,
                  poll_s: float = 1.0):
         self.address, self.threads, self.gpus = address, threads, gpus

@@ -177,6 +177,17 @@ def _load_folder(folder: Path, name: str, revision: str, device, dtype) -> LM:
     return LM(model, tok, name, revision, folder)
 
 
+def resolve_lm(model: str = EMBEDDED_DEFAULT) -> tuple[Path, str, str]:
+    """(folder, name, revision) of what ``load_lm(model)`` would load, without loading the weights (a driver
+    that only schedules work needs the model's identity, not the model)."""
+    if model.startswith(EMBEDDED_PREFIX):
+        name = model[len(EMBEDDED_PREFIX):]
+        folder, revision = embedded_folder(name)
+        return folder, name, revision
+    folder, revision = _hf_folder(model)
+    return folder, model, revision
+
+
 def load_lm(model: str = EMBEDDED_DEFAULT, device=None, dtype=None) -> LM:
     """Load ``embedded:<name>`` (converted once, cached) or any HF folder / cached hub id, in eval mode."""
     device, dtype = _pick_device_dtype(device, dtype)
