@@ -37,8 +37,8 @@ def _spec(args, kind: str, value_set: str, **overrides):
         settings["dpo"] = dpo
     if args.task_version:
         settings["task_version"] = args.task_version
-    if args.choice and not (args.kind == "all" and kind == "judges"):  # `all`: judges always score yes/no
-        settings["choice"] = args.choice  # a named judges run passes it on: load_data refuses it
+    if args.choice:
+        settings["choice"] = args.choice  # a pipeline that cannot use it refuses it (pipelines.load_data)
     settings.update(overrides)
     return RunSpec(kind=kind, value_set=value_set, model=args.model, seed=args.seed, output=Path(args.output),
                    work_dir=Path(args.work_dir) if args.work_dir else None, batch_size=args.batch_size,

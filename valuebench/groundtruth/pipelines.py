@@ -26,7 +26,7 @@ from valuebench.values import ValueSet, load_value_set
 
 @dataclasses.dataclass
 class RunSpec:
-    kind: str  # steering | dpo | judges
+    kind: str  # a registered pipeline (groundtruth.registry): steering, dpo, judges, separation, ...
     value_set: str
     model: str
     seed: int = 0
