@@ -336,6 +336,10 @@ def test_private_tasks_scored_never_published(tmp_path):
 
 
 @pytest.mark.usefixtures("fixture_tasks_only")
+def _files(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 def test_build_is_atomic_and_checks_its_folders(tmp_path, capsys, monkeypatch):
     import valuebench.leaderboard.build as bb
 
@@ -343,7 +347,7 @@ def test_build_is_atomic_and_checks_its_folders(tmp_path, capsys, monkeypatch):
     write_sub(root, "good", {"constraints-9.npz": good_npz()})
     out = tmp_path / "data"
     build(root, out, figures=False, n_permutations=20, n_bootstrap=20)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = _files(out)
     write_sub(root, "second", {"constraints-9.npz": good_npz(1)})
 
     def interrupted(staging, *args, **kwargs):
@@ -353,13 +357,13 @@ def test_build_is_atomic_and_checks_its_folders(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(bb, "_build_into", interrupted)
     with pytest.raises(KeyboardInterrupt):
         build(root, out, figures=False, n_permutations=20, n_bootstrap=20)
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the old set, untouched
+    assert _files(out) == before  # the old set, untouched
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
     monkeypatch.undo()
     code, out_, err = run(capsys, "leaderboard", "build", "--submissions", tmp_path / "typo", "--output",
                           out / "leaderboard.parquet", "--no-figures")
     assert_user_error(code, out_, err, "submissions folder not found")
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert _files(out) == before
     (tmp_path / "mixed").mkdir()
     (tmp_path / "mixed" / "notes.txt").write_text("mine")
     code, out_, err = run(capsys, "leaderboard", "build", "--submissions", root, "--output",

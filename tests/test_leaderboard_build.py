@@ -75,6 +75,45 @@ def test_tied_with_leader_rule():
     assert scored.stats[f"p:{task.name}"][0] < 0.05  # the leader beats random significantly: not tied
 
 
+def _pair_variance(jack, leader, entry):
+    """Reference: the tie variance of one (leader, entry) pair, task by task, as first written (one pair at a time)."""
+    from valuebench.leaderboard.table import unpack_jackknife
+    from valuebench.scoring import jackknife_variance
+
+    groups = {}
+    for t in range(jack.shape[1]):
+        n_all, n, df, group, rho, loo, resid = unpack_jackknife(jack[[leader, entry], t])
+        if n_all == 0 or not np.isfinite(rho).all():
+            continue
+        d_loo = np.where(np.isnan(loo[0]), rho[0], loo[0]) - np.where(np.isnan(loo[1]), rho[1], loo[1])
+        g = groups.setdefault((group, n_all), [np.zeros(n_all), np.zeros(len(resid[0])), n, df])
+        g[0] += d_loo
+        g[1] += resid[0] - resid[1]
+    total = sum(float(jackknife_variance(a[None], b[None], df, n)[0]) for a, b, n, df in groups.values())
+    return total, min([n for _, _, n, _ in groups.values()], default=10**9)
+
+
+def test_vectorised_ties_equal_the_pairwise_computation():
+    """The board re-decides ties for 10,000 entries per filter, all at once; same numbers as pair by pair, with
+    two value sets (so two jackknife groups) and entries missing a task."""
+    from valuebench.leaderboard.submissions import Submission
+    from valuebench.leaderboard.table import _difference_variances, score_submissions
+
+    tasks = [get_task("fixture-constraints"), get_task("prompt-steering-smollm2-135m-ccai-21")]
+    rng = np.random.default_rng(1)
+    subs = [Submission(f"s{k}", Path("."), None, similarities={"constraints-9": _sims(rng, 1, 9)[0],
+                                                              "ccai-21": _sims(rng, 1, 21)[0]}) for k in range(12)]
+    subs[4].similarities.pop("ccai-21")
+    scored = score_submissions(subs, tasks, n_permutations=10)
+    boot = np.stack([scored.boot[t.name] for t in tasks], axis=1).astype(float)
+    for leader in (0, 7):
+        var, n = _difference_variances(boot, leader)
+        for e in range(len(subs)):
+            if e != leader:
+                ref_var, ref_n = _pair_variance(boot, leader, e)
+                assert var[e] == pytest.approx(ref_var, rel=1e-9, abs=1e-15) and n[e] == ref_n
+
+
 @pytest.fixture
 def subs_root(tmp_path):
     root = tmp_path / "subs"

@@ -225,3 +225,17 @@ def test_borda_ties_share_points():
     agg = aggregate(table, {"t1": "x"})
     assert agg.loc["a", "borda_points"] == agg.loc["b", "borda_points"] == 1.5
     assert agg.loc["a", "borda_rank"] == agg.loc["b", "borda_rank"] == 1
+
+
+def test_leave_one_out_ranks_by_count_equal_ranking_again():
+    """The jackknife's left-out samples are ranked by updating the full sample's average ranks (cells dropped
+    below, half of those tied); identical to ranking each left-out sample from scratch, ties included."""
+    from valuebench.scoring import _loo_standardized_ranks, _standardized_ranks_nan
+
+    rng = np.random.default_rng(3)
+    for decimals, share in ((6, 0.1), (1, 0.1), (1, 0.5), (0, 0.3)):
+        x = np.round(rng.standard_normal((20, 90)), decimals)
+        drop = rng.random((9, 90)) < share
+        drop[0] = True  # nothing left: NaN everywhere, as before
+        ref = _standardized_ranks_nan(np.where(drop[None], np.nan, x[:, None, :]))
+        assert np.allclose(_loo_standardized_ranks(x, drop), ref, equal_nan=True, atol=1e-12)

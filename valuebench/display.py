@@ -91,6 +91,12 @@ class Steps:
             self._task = self._bar.add_task(self.what, total=self.total)
         return self
 
+    def restart(self, total: int, what: str) -> None:
+        """Count a new phase of ``total`` steps under a new name."""
+        self.total, self.what = total, what
+        if self._bar is not None:
+            self._bar.reset(self._task, total=total, description=what)
+
     def step(self, label: str) -> None:
         """Announce the step about to run (the bar counts the ones finished)."""
         if self._bar is not None:

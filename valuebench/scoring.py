@@ -183,6 +183,30 @@ def _standardized_ranks_nan(x: np.ndarray) -> np.ndarray:
 LOO_CHUNK = 4_000_000  # elements per leave-one-out work array (~32 MB)
 
 
+def _loo_standardized_ranks(x: np.ndarray, drop: np.ndarray) -> np.ndarray:
+    """``_standardized_ranks_nan(np.where(drop, nan, x[:, None, :]))`` without ranking each left-out sample again:
+    x [S, K] (finite), drop [m, K] -> [S, m, K]. With R the average ranks of the full sample, an element's average
+    rank once some cells are dropped is R - (#dropped strictly below it) - (#dropped tied with it) / 2; the counts
+    come from a cumulative count over the (doubled, so integer) full ranks of the dropped cells."""
+    S, K = x.shape
+    m = len(drop)
+    r2 = np.rint(2 * stats.rankdata(x, axis=-1)).astype(np.int64)  # [S, K] in 2..2K
+    width = 2 * K + 2
+    i_idx, k_idx = np.nonzero(drop)  # dropped cells per (sample, left-out value, doubled rank), counted at once
+    flat = ((np.arange(S)[:, None] * m + i_idx[None, :]) * width + r2[:, k_idx]).ravel()
+    marks = np.bincount(flat, minlength=S * m * width).reshape(S, m, width)
+    upto = np.cumsum(marks, axis=-1, dtype=np.int32)  # upto[..., v]: dropped cells with doubled rank <= v
+    q = np.broadcast_to(r2[:, None, :], (S, m, K))
+    at = np.take_along_axis(upto, q, axis=-1)
+    below = np.take_along_axis(upto, q - 1, axis=-1)
+    kept = (K - drop.sum(axis=1))[None, :, None]  # average ranks of k cells have mean (k + 1) / 2 exactly
+    centred = (r2[:, None, :] / 2.0 - (at + below) / 2.0 - (kept + 1) / 2.0) * ~drop[None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = centred / np.sqrt((centred * centred).sum(axis=-1, keepdims=True) / kept)
+    out[np.broadcast_to(drop[None], out.shape)] = np.nan
+    return out
+
+
 @dataclass
 class Jackknife:
     """What the CI and the leaderboard's tie test need, for S similarity matrices against one task.
@@ -217,8 +241,7 @@ def value_jackknife(sims: np.ndarray, truth: np.ndarray, pairs: str = "off-diago
     ay_loo = _standardized_ranks_nan(np.where(drop, np.nan, y[None, :]))
     chunk = max(1, LOO_CHUNK // max(drop.size, 1))
     for start in range(0, len(sims), chunk):
-        part = x[start:start + chunk]
-        ax_loo = _standardized_ranks_nan(np.where(drop[None], np.nan, part[:, None, :]))
+        ax_loo = _loo_standardized_ranks(x[start:start + chunk], drop)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a left-out sample with < 3 pairs: NaN
             loo[start:start + chunk, left_out] = np.nanmean(ax_loo * ay_loo[None], axis=-1)

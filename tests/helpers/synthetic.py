@@ -63,7 +63,7 @@ def write_submissions(root: Path, count: int, value_sets=("constraints-9", "ccai
     sets = {vs: load_value_set(vs).ids for vs in value_sets}
     out = []
     for k in range(count):
-        folder = Path(root) / f"synthetic-{k:04d}"
+        folder = Path(root) / f"synthetic-{k:05d}"
         folder.mkdir(parents=True, exist_ok=True)
         seen = "tasks/scenarios/ccai-21 holdout split" if k % 10 == 9 else "value statements"
         (folder / "meta.yaml").write_text(
@@ -74,3 +74,15 @@ def write_submissions(root: Path, count: int, value_sets=("constraints-9", "ccai
             np.savez(folder / f"{vs}.npz", vectors=rng.standard_normal((len(ids), dim)), value_ids=np.array(ids))
         out.append(folder)
     return out
+
+
+def isolated_root(tmp: Path, repo: Path) -> Path:
+    """A tasks root with the shipped value sets and scenarios but none of the shipped tasks (load tests score the
+    synthetic task and the fixture only, so their numbers do not move when real tasks are added)."""
+    root = Path(tmp) / "tasks-root"
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("value_sets", "scenarios"):
+        link = root / name
+        if not link.exists():
+            link.symlink_to(Path(repo) / "tasks" / name, target_is_directory=True)
+    return root

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from valuebench.commands.submit import add_submissions_option
-from valuebench.display import add_format_option, print_json, print_table
+from valuebench.display import Steps, add_format_option, print_json, print_table
 
 
 def _build(args) -> int:
@@ -18,9 +18,10 @@ def _build(args) -> int:
     out_dir = out.parent if out.suffix == ".parquet" else out
     parquet = out.name if out.suffix == ".parquet" else "leaderboard.parquet"
     private = private_task_dirs(args.private_tasks) if args.private_tasks is not None else None
-    report = build(Path(args.submissions), out_dir, figures=not args.no_figures,
-                   n_permutations=args.permutations, n_bootstrap=args.bootstrap, seed=args.seed,
-                   private_tasks=private, parquet_name=parquet)
+    with Steps(1, "leaderboard build: validate and score") as steps:
+        report = build(Path(args.submissions), out_dir, figures=not args.no_figures,
+                       n_permutations=args.permutations, n_bootstrap=args.bootstrap, seed=args.seed,
+                       private_tasks=private, parquet_name=parquet, progress=steps)
     table = pd.read_parquet(out_dir / parquet)
     valid = table[table["status"] == "valid"]
     if args.format == "json":

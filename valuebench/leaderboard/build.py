@@ -109,8 +109,10 @@ def submission_card(name: str, sub: Submission | None, error: str | None, maps: 
     if sub is None:
         return {"name": name, "status": "invalid", "error": error, "markdown": f"**Invalid:** {error}", "maps": {}}
     m = sub.meta
+    kind = {"null": "null: random vectors, what no information scores", "baseline": "baseline (maintainers' reference)",
+            "": "entry"}[evidence.badge(m.method, m.baseline)]
     lines = [f"### {name}", "", m.description.strip(), "",
-             "| field | value |", "|---|---|",
+             "| field | value |", "|---|---|", f"| kind | {kind} |",
              f"| method | `{m.method}` |", f"| authors | {', '.join(m.authors)} |",
              f"| subject models | {', '.join(m.subject_models) or '(none)'} |",
              f"| code | {m.code or '(not given)'} |", f"| license | {m.license} |", f"| date | {m.date} |",
@@ -251,7 +253,7 @@ def score_private(subs: list[Submission], private: list[Task], **score_kw) -> tu
 
 def build(submissions_root: Path, out_dir: Path, *, figures: bool = True, n_permutations: int = 1000,
           n_bootstrap: int = 1000, seed: int = 0, private_tasks: list[Path] | None = None,
-          parquet_name: str = PARQUET) -> dict:
+          parquet_name: str = PARQUET, progress=None) -> dict:
     """Validate, score and render everything into a fresh folder, then swap it in at ``out_dir``; returns the
     build report (what ``--format json`` prints). ``private_tasks``: folders of private task folders
     (default: ``VALUEBENCH_PRIVATE_TASKS``)."""
@@ -275,7 +277,7 @@ def build(submissions_root: Path, out_dir: Path, *, figures: bool = True, n_perm
         evidence.write_benchmarks(staging, benches)
         report = _build_into(staging, submissions_root, tasks, private, private_errors, t0, figures=figures,
                              n_permutations=n_permutations, n_bootstrap=n_bootstrap, seed=seed,
-                             parquet_name=parquet_name)
+                             parquet_name=parquet_name, progress=progress)
         if (staging / FIGURES).is_dir() and not any((staging / FIGURES).iterdir()):
             (staging / FIGURES).rmdir()
         swap_in(staging, out_dir)
@@ -287,7 +289,7 @@ def build(submissions_root: Path, out_dir: Path, *, figures: bool = True, n_perm
 
 def _build_into(out_dir: Path, submissions_root: Path, tasks: list[Task], private: list[Task],
                 private_errors: list[str], t0: float, *, figures: bool, n_permutations: int, n_bootstrap: int,
-                seed: int, parquet_name: str) -> dict:
+                seed: int, parquet_name: str, progress=None) -> dict:
     entries = check_all(submissions_root, [t.name for t in tasks])
     t_load = time.perf_counter()
     score_kw = {"n_permutations": n_permutations, "n_bootstrap": n_bootstrap, "seed": seed}
@@ -313,7 +315,11 @@ def _build_into(out_dir: Path, submissions_root: Path, tasks: list[Task], privat
         cards = [task_card(t, task_heatmap(out_dir, t) if figures else None) for t in tasks]
         atomic_write_json(out_dir / "tasks.json", cards)
         subs = []
+        if figures and progress is not None:
+            progress.restart(len(entries), "leaderboard build: MDS maps")
         for name, sub, err in entries:
+            if figures and progress is not None:
+                progress.step(name)
             maps = {}
             if sub is not None and figures:
                 try:
@@ -321,6 +327,8 @@ def _build_into(out_dir: Path, submissions_root: Path, tasks: list[Task], privat
                 except Exception as exc:  # noqa: BLE001 - one bad figure never stops the build
                     figure_errors.append({"submission": name, "error": one_line(f"{type(exc).__name__}: {exc}")})
             subs.append(submission_card(name, sub, err, maps))
+            if figures and progress is not None:
+                progress.done()
     atomic_write_json(out_dir / "submissions.json", subs)
     t_end = time.perf_counter()
     report = {"build_id": uuid.uuid4().hex,

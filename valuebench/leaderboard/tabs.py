@@ -7,6 +7,7 @@ Everything is read from the build; figures drawn here (chart, scatter) come from
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
@@ -70,17 +71,28 @@ def leaderboard_tab(data: view.BoardData, downloads: Path) -> None:
             gr.Dataframe(data.invalid.rename(columns={"submission": "Submission", "error": "Error"}),
                          interactive=False, wrap=True, elem_id="invalid")
 
-    def update(b, t, v, mo, s, h, d, f):
-        frame = view.view(data, t, v, mo, (s or "")[:200], h, d, f, benchmark=b)
-        c, j = view.cached_export(view.plain_headers(frame), downloads)
-        tasks = view.selected_tasks(data, t, v, mo, b)
-        return view.styled(frame, tasks), str(c), str(j), _count_md(frame), _bench_md(data, b)
+    @functools.lru_cache(maxsize=16)
+    def frame_for(b, t, v, mo, s, h, d, f):
+        return view.view(data, list(t), list(v), list(mo), s, h, d, f, benchmark=b)
+
+    def key(b, t, v, mo, s, h, d, f):
+        return b, tuple(t or ()), tuple(v or ()), tuple(mo or ()), (s or "")[:200], bool(h), bool(d), bool(f)
+
+    def update(*args):
+        k = key(*args)
+        frame = frame_for(*k)
+        tasks = view.selected_tasks(data, list(k[1]), list(k[2]), list(k[3]), k[0])
+        return view.styled(frame, tasks), _count_md(frame), _bench_md(data, k[0])
+
+    def export(*args):  # after the table is on screen: writing 10,000 rows must not delay it
+        c, j = view.cached_export(view.plain_headers(frame_for(*key(*args))), downloads)
+        return str(c), str(j)
 
     inputs = [bench, types, vsets, models, search, hide, details, flagged]
-    outputs = [table, csv_btn, json_btn, count, bench_md]
-    for comp in (bench, types, vsets, models, hide, details, flagged):
-        comp.change(update, inputs, outputs, show_progress="minimal")
-    search.submit(update, inputs, outputs, show_progress="minimal")
+    outputs = [table, count, bench_md]
+    for event in [c.change for c in (bench, types, vsets, models, hide, details, flagged)] + [search.submit]:
+        event(update, inputs, outputs, show_progress="minimal").then(export, inputs, [csv_btn, json_btn],
+                                                                     show_progress="hidden")
 
 
 def _rho_chart(data: view.BoardData, task: dict):
