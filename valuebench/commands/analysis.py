@@ -14,7 +14,7 @@ from pathlib import Path
 
 from valuebench.commands import add_task_options, select_tasks, split_list
 from valuebench.commands.run import add_method_options, method_from_args
-from valuebench.display import add_format_option, print_json, print_table
+from valuebench.display import Steps, add_format_option, print_json, print_table
 from valuebench.errors import UserError
 
 MAP_SUFFIXES = (".png", ".html")
@@ -64,8 +64,13 @@ def _map(args) -> int:
         vs = load_value_set(args.value_set)
         label = args.label or next(iter(vs.labels), None)
         labels = vs.label_vector(label) if label else None
-        vectors = method_vectors(method_from_args(args), vs, use_cache=not args.no_cache)
-        coords, stress = mds_coordinates(cosine_similarity(vectors))
+        with Steps(2, f"map {args.method}") as steps:
+            steps.step(f"represent {vs.name} ({len(vs)} values)")
+            vectors = method_vectors(method_from_args(args), vs, use_cache=not args.no_cache)
+            steps.done()
+            steps.step("MDS")
+            coords, stress = mds_coordinates(cosine_similarity(vectors))
+            steps.done()
         fig = value_map_figure(coords, vs.ids, labels, f"{args.method} on {vs.name}", stress, label_name=label)
         ids, what = vs.ids, f"{args.method} on {vs.name}"
     rows = ([{"value": v, "x": float(c[0]), "y": float(c[1])} for v, c in zip(ids, coords)]
@@ -86,7 +91,10 @@ def _silhouette(args) -> int:
     vs = load_value_set(args.value_set)
     labels = vs.label_vector(args.label)
     _check_seeds(args.seeds)
-    vectors = method_vectors(method_from_args(args), vs, use_cache=not args.no_cache)
+    with Steps(1, f"silhouette {args.method}") as steps:
+        steps.step(f"represent {vs.name} ({len(vs)} values)")
+        vectors = method_vectors(method_from_args(args), vs, use_cache=not args.no_cache)
+        steps.done()
     result = silhouette_analysis(vectors, labels, args.label, n_seeds=args.seeds, seed=args.null_seed)
     keys = ["silhouette", "random_mean", "random_p95", "p_value", "label", "n_values"]
     if args.format == "json":

@@ -110,8 +110,8 @@ def _task_view(data: view.BoardData, name: str):
     if task is None:
         return "Pick a task.", None, None, None, ""
     image = str(data.folder / task["heatmap"]) if task.get("heatmap") else None
-    return (view.task_markdown(task, body=False), image, view.task_ranking(data, name), _rho_chart(data, task),
-            task["card"])
+    return (view.task_markdown(task, body=False), image, view.task_ranking(data, name).head(view.MAX_ROWS),
+            _rho_chart(data, task), task["card"])
 
 
 def tasks_tab(data: view.BoardData) -> None:
@@ -131,7 +131,8 @@ def tasks_tab(data: view.BoardData) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             ranking = gr.Dataframe(rank0, interactive=False, elem_id="task-ranking", max_height=480,
-                                   label="Every entry on this task (ρ, 95% CI over values, permutation p, ρ/bound)")
+                                   label=f"Entries on this task, best first (ρ, 95% CI over values, permutation p, "
+                                         f"ρ/bound; top {view.MAX_ROWS})")
         with gr.Column(scale=3):
             chart = gr.Plot(chart0, elem_id="task-chart", show_label=False)
     with gr.Accordion("The task card: how it was measured, ceilings, validity, caveats", open=False):
