@@ -150,3 +150,23 @@ def test_json_into_a_closed_pipe_is_quiet():
     out = subprocess.run(cmd, shell=True, capture_output=True, text=True, cwd=REPO,
                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert out.stdout == "[" and out.stderr == ""
+
+
+def test_every_flag_has_help():
+    """Every option of every command says what it does (the ground-truth command excepted: another module's)."""
+    import argparse
+
+    from valuebench.cli import build_parser
+
+    missing = []
+
+    def walk(parser, prefix):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*prefix, name])
+            elif not action.help and prefix[:1] != ["groundtruth"]:
+                missing.append(" ".join([*prefix, *(action.option_strings or [action.dest])]))
+
+    walk(build_parser(), [])
+    assert missing == []

@@ -166,7 +166,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("silhouette", help="silhouette of a method's vectors against a value-set label, with nulls")
     add_method_options(p)
-    p.add_argument("--value-set", required=True)
+    p.add_argument("--value-set", required=True, help="value set to represent (`valuebench value-sets`)")
     p.add_argument("--label", required=True, help="a label of the value set, e.g. polarity, scope, category")
     p.add_argument("--seeds", type=int, default=1000, help="random-vector draws and label permutations (>= 1000)")
     p.add_argument("--null-seed", type=int, default=0, help="seed of the random-vector null and permutations")

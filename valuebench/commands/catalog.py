@@ -218,7 +218,7 @@ def register(sub) -> None:
     p = sub.add_parser("task", help="inspect one task")
     tsub = p.add_subparsers(dest="task_command", metavar="ACTION", parser_class=p.__class__)
     show = tsub.add_parser("show", help="metadata and ground-truth matrix of a task")
-    show.add_argument("name")
+    show.add_argument("name", help="a task name (`valuebench tasks`) or a Hub reference ORG/NAME@REVISION")
     add_format_option(show)
     show.set_defaults(func=_task_show)
     gate = tsub.add_parser("gate", help="recompute a task's ceilings and validity verdict; --write rewrites its card")
