@@ -264,3 +264,20 @@ def test_push_failure_is_one_line(tmp_path, monkeypatch):
     (tmp_path / "s").mkdir()
     with pytest.raises(UserError, match="could not open a pull request on org/board: offline mode is enabled$"):
         push_submission(tmp_path / "s", "org/board")
+
+
+def test_parallel_check_equals_serial(tmp_path, monkeypatch):
+    """Large boards are read by forked workers: same entries, same order, same errors as one process."""
+    import valuebench.leaderboard.submissions as subs_mod
+    from tests.helpers import synthetic
+
+    synthetic.write_submissions(tmp_path / "subs", 9, value_sets=("constraints-9",))
+    (tmp_path / "subs" / "broken").mkdir()
+    (tmp_path / "subs" / "broken" / "meta.yaml").write_text("name: broken\n")
+    serial = subs_mod.check_all(tmp_path / "subs", workers=1)
+    monkeypatch.setattr(subs_mod, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(subs_mod, "_can_fork", lambda: True)
+    parallel = subs_mod.check_all(tmp_path / "subs", workers=2)
+    assert [(n, e) for n, _, e in parallel] == [(n, e) for n, _, e in serial] and serial[0][2] is not None
+    assert all(np.array_equal(a.similarities["constraints-9"], b.similarities["constraints-9"])
+               for (_, a, _), (_, b, _) in zip(serial, parallel) if a is not None)

@@ -218,26 +218,58 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
-def check_all(root: Path, task_names: list[str] | None = None) -> list[tuple[str, Submission | None, str | None]]:
+def _check_one(folder: Path, root: Path, task_names: list[str] | None) -> tuple[str, Submission | None, str | None]:
+    try:
+        if folder.is_symlink() and not _inside(folder, root):
+            raise UserError(f"{folder.name}: a symlink to a folder outside {root.name}/ is refused")
+        return folder.name, load_submission(folder, task_names), None
+    except UserError as exc:
+        return folder.name, None, one_line(str(exc).replace(f"{folder.parent}/", ""), 500)
+    except RecursionError:
+        return folder.name, None, f"{folder.name}: input nested too deeply"
+    except MemoryError:
+        return folder.name, None, f"{folder.name}: input too large to hold in memory"
+    except Exception as exc:  # noqa: BLE001 - isolation is the point
+        msg = one_line(str(exc).replace(f"{folder.parent}/", ""), 300)
+        return folder.name, None, f"{folder.name}: could not be read ({type(exc).__name__}: {msg})"
+
+
+def _check_chunk(args) -> list:
+    folders, root, task_names = args
+    return [_check_one(f, root, task_names) for f in folders]
+
+
+#: boards at least this large are validated by one forked worker per core (file reading is most of a build)
+PARALLEL_FROM = 500
+
+
+def _can_fork() -> bool:
+    """Forking a process that runs other threads can deadlock in the child: only a single-threaded one forks."""
+    import threading
+
+    return threading.active_count() == 1
+
+
+def check_all(root: Path, task_names: list[str] | None = None, workers: int | None = None
+              ) -> list[tuple[str, Submission | None, str | None]]:
     """(name, submission or None, error or None) for every folder: one bad folder never stops the rest,
-    whatever it raises (a bug in a reader shows up as that entry's error, in one line)."""
-    out = []
+    whatever it raises (a bug in a reader shows up as that entry's error, in one line). Large boards are read by
+    ``workers`` forked processes (default: one per core) when this process runs no other thread (forking a
+    threaded process can deadlock); the result is the same, in the same order."""
+    import os
+
     root = Path(root)
-    for folder in discover(root):
-        try:
-            if folder.is_symlink() and not _inside(folder, root):
-                raise UserError(f"{folder.name}: a symlink to a folder outside {root.name}/ is refused")
-            out.append((folder.name, load_submission(folder, task_names), None))
-        except UserError as exc:
-            out.append((folder.name, None, one_line(str(exc).replace(f"{folder.parent}/", ""), 500)))
-        except RecursionError:
-            out.append((folder.name, None, f"{folder.name}: input nested too deeply"))
-        except MemoryError:
-            out.append((folder.name, None, f"{folder.name}: input too large to hold in memory"))
-        except Exception as exc:  # noqa: BLE001 - isolation is the point
-            msg = one_line(str(exc).replace(f"{folder.parent}/", ""), 300)
-            out.append((folder.name, None, f"{folder.name}: could not be read ({type(exc).__name__}: {msg})"))
-    return out
+    folders = discover(root)
+    workers = workers or os.cpu_count() or 1
+    if workers < 2 or len(folders) < PARALLEL_FROM or not _can_fork():
+        return [_check_one(f, root, task_names) for f in folders]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = -(-len(folders) // (4 * workers))
+    chunks = [(folders[i:i + size], root, task_names) for i in range(0, len(folders), size)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return [row for part in pool.map(_check_chunk, chunks) for row in part]
 
 
 def pending_usage(pending_root: Path) -> tuple[int, int]:
