@@ -305,3 +305,33 @@ def test_mcq_steering_end_to_end_and_judges_refuse_it(tmp_path, capsys):
     assert main(["groundtruth", "judges", "--value-set", "constraints-9", "--values", VALUES, "--choice", "mcq",
                  "--model", "tiny-random", "--output", str(tmp_path / "j")]) == 2
     assert "does not apply to judges" in capsys.readouterr().err and not (tmp_path / "j").exists()
+
+
+#: license ids of the Hub's list (https://hf.co/docs/hub/repositories-licenses) a task card may carry
+HUB_LICENSES = {"apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc0-1.0", "odc-by"}
+
+
+def test_shipped_cards_carry_hub_metadata_that_datasets_loads(tmp_path):
+    """Every packaged task card is a Hub dataset card: a license id from the Hub's list, task and size categories,
+    a whole pretty name, and one config per matrix (default, each replicate, each companion CSV) with a `test`
+    split, which `datasets` loads from the folder as it would from the Hub."""
+    import datasets
+
+    from valuebench.io import split_front_matter
+    from valuebench.paths import tasks_dir
+    from valuebench.tasks import discover, read_matrix_csv
+
+    shipped = [t for t in discover().values() if t.folder.parent == tasks_dir()]
+    assert shipped
+    for task in shipped:
+        front, _ = split_front_matter((task.folder / "README.md").read_text(encoding="utf-8"), task.name)
+        assert front["license"] in HUB_LICENSES and front["task_categories"] == ["sentence-similarity"]
+        assert front["size_categories"] == ["n<1K"] and front["pretty_name"].endswith(task.metadata.value_set)
+        configs = {c["config_name"]: c["data_files"] for c in front["configs"]}
+        csvs = sorted(p.name for p in task.folder.glob("*.csv"))
+        assert sorted(f[0]["path"] for f in configs.values()) == csvs, task.name
+        assert configs["default"] == [{"split": "test", "path": "matrix.csv"}]
+        assert {f"replicate-{k}" for k in range(len(task.metadata.replicates))} <= set(configs)
+        for name, path in (("default", "matrix.csv"), ("replicate-0", "replicate-0.csv")):
+            rows = datasets.load_dataset(str(task.folder), name, split="test", cache_dir=str(tmp_path))
+            assert rows.num_rows == len(read_matrix_csv(task.folder / path)) and "value_id" in rows.column_names

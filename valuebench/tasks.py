@@ -129,9 +129,14 @@ class Provenance(_Strict):
     wall_time_s: float | None = None
 
 
+class HFDataFiles(_Strict):
+    split: str
+    path: str | list[str]
+
+
 class HFConfig(_Strict):
     config_name: str
-    data_files: str | list[str]
+    data_files: str | list[str] | list[HFDataFiles]
 
 
 class TaskMetadata(_Strict):
@@ -155,6 +160,8 @@ class TaskMetadata(_Strict):
     # Hugging Face dataset-card keys, so the card renders and loads on the Hub as is
     pretty_name: str | None = None
     tags: list[str] = []
+    task_categories: list[str] = []
+    size_categories: list[str] = []
     configs: list[HFConfig] = []
     superseded_by: str | None = None
 

@@ -26,6 +26,30 @@ def _dump(front: dict, body: str) -> str:
     return f"---\n{yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=110)}---\n\n{body.strip()}\n"
 
 
+#: the Hub's task category for a matrix that scores similarities (huggingface.js ``pipelines.ts``), and its size
+HUB_TASK_CATEGORIES = ["sentence-similarity"]
+HUB_SIZE_CATEGORIES = ["n<1K"]
+HUB_SPLIT = "test"  # a benchmark's ground truth is evaluation data only
+
+
+def hub_configs(matrix: str, replicates: list[str], companions: list[str]) -> list[dict]:
+    """One Hub dataset config per CSV (``default`` is the matrix), each with one ``test`` split, so
+    ``datasets.load_dataset(repo, name)`` loads each matrix as itself instead of concatenating them."""
+    files = [("default", matrix), *((Path(f).stem, f) for f in [*replicates, *companions])]
+    return [{"config_name": name, "data_files": [{"split": HUB_SPLIT, "path": path}]} for name, path in files]
+
+
+def with_hub(front: dict, folder: Path) -> dict:
+    """The front matter with the Hub's dataset-card keys: task and size categories, and ``configs`` for the
+    matrix, its replicates and the companion CSVs found in ``folder``."""
+    reps = [r["path"] for r in front.get("replicates", [])]
+    taken = {front["ground_truth"]["path"], *reps}
+    companions = sorted(p.name for p in Path(folder).glob("*.csv") if p.name not in taken)
+    return {**{k: v for k, v in front.items() if k not in ("task_categories", "size_categories", "configs")},
+            "task_categories": HUB_TASK_CATEGORIES, "size_categories": HUB_SIZE_CATEGORIES,
+            "configs": hub_configs(front["ground_truth"]["path"], reps, companions)}
+
+
 def with_verdict(front: dict, verdict) -> dict:
     """The front matter with ``ceilings`` and ``validity`` right after ``noise_ceiling``, the Hub's license id and
     a whole pretty name."""
@@ -86,7 +110,7 @@ def write_task(folder: Path, metadata: dict, matrix: np.ndarray, value_ids: list
         for name, text in (extra_files or {}).items():
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).write_text(text, encoding="utf-8")
-        meta.setdefault("configs", [{"config_name": "default", "data_files": "matrix.csv"}])
+        meta = with_hub(meta, tmp)
         partial = meta.pop("ceilings", None) or {}
         meta.pop("validity", None)
         if isinstance(partial, dict) and "n_replicates" in partial:  # a whole Ceilings: its estimates
@@ -125,7 +149,7 @@ def rewrite_card(task: Task, *, work_dir: Path | None = None, overrides: dict | 
     from valuebench.workunits import companion_notes
 
     verdict = gate(task, ceilings_override=overrides, work_dir=work_dir)
-    front = with_verdict(front, verdict)
+    front = with_hub(with_verdict(front, verdict), task.folder)
     notes = [*notes, *companion_notes(task, work_dir)]
     text = _dump(front, rewrite_body(body, verdict.ceilings, verdict.validity, front["name"], notes))
     tmp = Path(tempfile.mkdtemp(dir=task.folder.parent, prefix=f".{task.folder.name}.card."))
