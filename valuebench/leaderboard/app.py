@@ -47,6 +47,7 @@ CSS = """
   width: 14em !important; min-width: 14em !important; max-width: 14em !important;
   background: var(--table-even-background-fill);
   box-shadow: 2px 0 0 var(--border-color-primary);}
+#task-ranking th, #task-ranking .virtual-row > * {min-width: 5.5em;}
 #vb-header h1 {margin-bottom: 0.1em;}
 #vb-header p {color: var(--body-text-color-subdued); margin-top: 0;}
 #submit-report {min-height: 2em;}

@@ -128,13 +128,10 @@ def tasks_tab(data: view.BoardData) -> None:
         with gr.Column(scale=2):
             image = gr.Image(img0, label="ground truth", show_label=False, buttons=["download", "fullscreen"],
                              elem_id="task-heatmap")
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=3):
-            ranking = gr.Dataframe(rank0, interactive=False, elem_id="task-ranking", max_height=480,
-                                   label=f"Entries on this task, best first (ρ, 95% CI over values, permutation p, "
-                                         f"ρ/bound; top {view.MAX_ROWS})")
-        with gr.Column(scale=3):
-            chart = gr.Plot(chart0, elem_id="task-chart", show_label=False)
+    ranking = gr.Dataframe(rank0, interactive=False, elem_id="task-ranking", max_height=420,
+                           label=f"Entries on this task, best first (ρ, 95% CI over values, permutation p, ρ/bound; "
+                                 f"top {view.MAX_ROWS})")
+    chart = gr.Plot(chart0, elem_id="task-chart", show_label=False)
     with gr.Accordion("The task card: how it was measured, ceilings, validity, caveats", open=False):
         body = gr.Markdown(body0, elem_classes=["task-card"], elem_id="task-body")
     pick.change(lambda n: _task_view(data, n), pick, [card, image, ranking, chart, body])
