@@ -108,18 +108,19 @@ def test_dpo_on_ray_survives_a_killed_worker_and_matches_local(cluster, tmp_path
 
 
 class _Toy(Pipeline):
-    """Units a..d; ``fail``: the unit that raises a user error, or whose worker process dies every time."""
+    """Units a..d; ``fail``: the unit that raises a user error, or whose worker process dies every time (None:
+    none fails)."""
 
     kind = "toy"
 
-    def __init__(self, fail: str, how: str):
+    def __init__(self, fail: str | None, how: str = ""):
         self.fail, self.how = fail, how
 
     def plan(self, spec, data) -> Plan:
         return Plan({"scale": 2}, {name: {"x": k} for k, name in enumerate("abcd")})
 
     def run_unit(self, lm, shared, inputs) -> dict:
-        if inputs["x"] == "abcd".index(self.fail):
+        if self.fail and inputs["x"] == "abcd".index(self.fail):
             if self.how == "user":
                 raise UserError("model 'nope' is not in the cache")
             os._exit(1)  # the worker process dies, as when killed or out of memory
@@ -138,10 +139,34 @@ def test_a_failing_unit_stops_the_run_naming_it(how, cluster, tmp_path):
     plan = pipe.plan(None, None)
     message = "unit c: model 'nope' is not in the cache" if how == "user" else "unit c: its worker died 2 times"
     with pytest.raises(UserError, match=re.escape(message)):
-        RayExecutor(max_retries=1).run(pipe, plan, work, "tiny-random")
+        RayExecutor(max_retries=1).run(pipe, plan, work, None)
     assert not work.done("c")
     for name in {"a", "b", "d"} & {p.stem for p in work.path.glob("*.json")}:  # finished units are kept, whole
         assert work.load(name)["y"] == 2 * "abcd".index(name)
+
+
+def test_an_interrupted_driver_resumes_from_its_finished_units(cluster, tmp_path, monkeypatch):
+    """Ctrl-C on the driver after two units were written: the rest are cancelled; the next run computes only the
+    missing units and never rewrites a finished one."""
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    pipe, work = _Toy(None), Workdir(tmp_path / "work", {"toy": "interrupt"})
+    plan, save, written = pipe.plan(None, None), Workdir.save, []
+
+    def save_then_interrupt(self, name, data, elapsed=None):
+        save(self, name, data, elapsed)
+        written.append(name)
+        if len(written) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Workdir, "save", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        RayExecutor().run(pipe, plan, work, None)
+    monkeypatch.setattr(Workdir, "save", save)
+    stamps = {name: work.file(name).stat().st_mtime_ns for name in written}
+    assert len(stamps) == 2 and sorted(p.stem for p in work.path.glob("?.json")) == sorted(stamps)
+    RayExecutor().run(pipe, plan, work, None)
+    assert [work.load(name)["y"] for name in "abcd"] == [0, 2, 4, 6]
+    assert {name: work.file(name).stat().st_mtime_ns for name in written} == stamps
 
 
 def test_bad_model_on_ray_exits_2_before_any_work(tmp_path, capsys):

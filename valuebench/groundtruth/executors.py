@@ -68,13 +68,14 @@ def torch_threads(threads: int | None):
         torch.set_num_threads(old)
 
 
-def run_unit(pipe: Pipeline, model: str, shared: dict, inputs: dict, threads: int | None = None,
+def run_unit(pipe: Pipeline, model: str | None, shared: dict, inputs: dict, threads: int | None = None,
              lm=None) -> tuple[dict, float]:
-    """One unit: its payload and the seconds it took (what a Ray worker runs, and the local executor too)."""
+    """One unit: its payload and the seconds it took (what a Ray worker runs, and the local executor too).
+    ``model`` None: a pipeline whose units need no subject model."""
     from valuebench.groundtruth.subject import subject
 
     with torch_threads(threads):
-        lm = lm or subject(model)
+        lm = lm or (subject(model) if model is not None else None)
         start = time.perf_counter()
         payload = pipe.run_unit(lm, shared, inputs)
         return payload, time.perf_counter() - start
