@@ -12,14 +12,16 @@ A pipeline does three things, and only these:
    from the finished units, read back from their files, and a resampler when replicates are random halves.
 
 The card text a pipeline contributes (what it measures, how it was made, caveats, the ceiling's method) is
-prose in ``groundtruth/text/<kind>.yaml``, formatted with ``card_fields``; the CLI flags that recreate a run
-come from ``reproduce_flags``. Pipelines are registered by kind in ``groundtruth.registry``.
+prose in ``text/<kind>.yaml`` beside its module (``groundtruth/text/`` for the built-ins), formatted with
+``card_fields``; the CLI flags that recreate a run come from ``reproduce_flags``. Pipelines are registered by
+kind in ``groundtruth.registry``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -69,8 +71,10 @@ class Pipeline:
 
     @functools.cached_property
     def text(self) -> dict:
-        """The card prose (``text/<kind>.yaml``)."""
-        return yaml.safe_load((TEXT_DIR / f"{self.kind}.yaml").read_text(encoding="utf-8"))
+        """The card prose: ``text/<kind>.yaml`` beside the module that defines the pipeline (a third-party
+        pipeline ships its own)."""
+        folder = Path(sys.modules[type(self).__module__].__file__).parent / "text"
+        return yaml.safe_load((folder / f"{self.kind}.yaml").read_text(encoding="utf-8"))
 
     def check(self, spec) -> None:
         """Refuse settings the pipeline cannot run (``UserError``), before any work."""
