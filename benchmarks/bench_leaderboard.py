@@ -58,7 +58,7 @@ def _browser_rows(data: Path, tmp: Path, n: int) -> list[dict]:
              "note": "tick value set constraints-9 until the table re-renders without the ccai task"}]
 
 
-def _one_size(tmp: Path, n: int) -> list[dict]:
+def _build_rows(tmp: Path, n: int) -> list[dict]:
     from tests.helpers import synthetic
     from valuebench.leaderboard.build import build
 
@@ -67,30 +67,33 @@ def _one_size(tmp: Path, n: int) -> list[dict]:
     report = build(tmp / "subs", tmp / "data", figures=False)
     build_s = time.perf_counter() - t0
     ref_s = _reference_seconds(tmp / "subs", n)
-    rows = [{"name": f"build {n:,} submissions x {len(report['tasks'])} tasks (scores, CIs, p, ties)",
+    return [{"name": f"build {n:,} submissions x {len(report['tasks'])} tasks (scores, CIs, p, ties)",
              "value": round(build_s, 2), "unit": "s", "reference": round(ref_s, 1), "ratio": round(ref_s / build_s, 1),
              "target": "< 30 s", "passed": build_s < 30,
              "note": f"validate {report['seconds']['validate']} s, score {report['seconds']['score']} s, write "
                      f"{report['seconds']['write_and_figures']} s; reference = per-submission score() extrapolated "
                      "from 20"}]
-    return rows + _browser_rows(tmp / "data", tmp, n)
 
 
 def run() -> list[dict]:
+    """Every build first (a build forks readers only from a single-threaded process; the browser driver leaves
+    threads behind), then the page timings over the built boards."""
     from tests.helpers import synthetic
 
-    rows = []
-    for n in SIZES:
-        with tempfile.TemporaryDirectory(prefix="vb-bench-board-") as tmp_name:
-            tmp = Path(tmp_name)
-            synthetic.write_task(tmp / "tasks")
-            env = {"VALUEBENCH_TASK_PATHS": os.pathsep.join([str(REPO / "tests/fixtures/tasks"), str(tmp / "tasks")]),
-                   "VALUEBENCH_TASKS_DIR": str(synthetic.isolated_root(tmp, REPO))}  # fixture + synthetic task
-            old = {k: os.environ.get(k) for k in env}
-            os.environ.update(env)
-            try:
-                rows += _one_size(tmp, n)
-            finally:
-                for k, v in old.items():
-                    os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    return rows
+    builds, pages = [], []
+    with tempfile.TemporaryDirectory(prefix="vb-bench-board-") as tmp_name:
+        tmp = Path(tmp_name)
+        synthetic.write_task(tmp / "tasks")
+        env = {"VALUEBENCH_TASK_PATHS": os.pathsep.join([str(REPO / "tests/fixtures/tasks"), str(tmp / "tasks")]),
+               "VALUEBENCH_TASKS_DIR": str(synthetic.isolated_root(tmp, REPO))}  # fixture + synthetic task only
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            for n in SIZES:
+                builds += _build_rows(tmp / str(n), n)
+            for n in SIZES:
+                pages += _browser_rows(tmp / str(n) / "data", tmp / str(n), n)
+        finally:
+            for k, v in old.items():
+                os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    return builds + pages

@@ -157,9 +157,11 @@ def _scatter(data: view.BoardData, submission: str, task_name: str | None):
 
 
 def _method_view(data: view.BoardData, name: str):
-    card = data.cards.get(name)
+    card = data.cards.get((name or "").strip())
     if card is None:
-        return "Pick a submission.", None, gr.update(choices=[], value=None), None, []
+        text = f"No submission is named `{name}`." if name else "Pick a submission."
+        return text, None, gr.update(choices=[], value=None), None, []
+    name = card["name"]
     scores = view.method_scores(data, name)
     maps = [(str(data.folder / rel), f"{name} on {vs}") for vs, rel in card["maps"].items()]
     note = "" if maps or card["status"] != "valid" else "\n\n*maps not built (build ran with `--no-figures`)*"
@@ -169,11 +171,15 @@ def _method_view(data: view.BoardData, name: str):
 
 
 def methods_tab(data: view.BoardData) -> None:
-    names = list(data.valid["submission"]) + list(data.invalid["submission"])
+    # the best entries and the invalid ones are listed; any other name can be typed (a 10,000-name list would
+    # make every page load parse it)
+    names = list(data.valid["submission"][:view.MAX_ROWS]) + list(data.invalid["submission"])
     start = names[0] if names else None
     md0, scores0, task0, scatter0, maps0 = _method_view(data, start) if start else ("No submissions yet.", None,
                                                                                     gr.update(), None, [])
-    pick = gr.Dropdown(names, value=start, label="Submission", elem_id="method-pick")
+    pick = gr.Dropdown(names, value=start, label="Submission", elem_id="method-pick", allow_custom_value=True,
+                       info=f"the top {view.MAX_ROWS} and any invalid ones are listed; type any other name"
+                       if len(data.valid) > view.MAX_ROWS else None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             card = gr.Markdown(md0, elem_id="method-card")
