@@ -16,7 +16,7 @@ PACKAGE = REPO / "valuebench"
 #: lowest first; a module may import from its own layer and the ones before it. The longest prefix decides.
 LAYERS = [
     ("foundation", ["valuebench", "valuebench.errors", "valuebench.paths", "valuebench.io", "valuebench.display",
-                    "valuebench.scoring"]),
+                    "valuebench.value_ci", "valuebench.scoring"]),
     ("data", ["valuebench.values", "valuebench.vectors", "valuebench.scenarios", "valuebench.ceilings",
               "valuebench.tasks", "valuebench.results"]),
     ("models and representations", ["valuebench.lm", "valuebench.methods", "valuebench.hub",

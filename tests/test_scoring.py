@@ -230,7 +230,7 @@ def test_borda_ties_share_points():
 def test_leave_one_out_ranks_by_count_equal_ranking_again():
     """The jackknife's left-out samples are ranked by updating the full sample's average ranks (cells dropped
     below, half of those tied); identical to ranking each left-out sample from scratch, ties included."""
-    from valuebench.scoring import _loo_standardized_ranks, _standardized_ranks_nan
+    from valuebench.value_ci import _loo_standardized_ranks, _standardized_ranks_nan
 
     rng = np.random.default_rng(3)
     for decimals, share in ((6, 0.1), (1, 0.1), (1, 0.5), (0, 0.3)):
