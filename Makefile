@@ -35,7 +35,7 @@ test: setup
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 bench: setup
-	$(PY) -m benchmarks
+	$(PY) -m perf
 
 leaderboard: setup
 	$(VENV)/bin/valuebench leaderboard build
@@ -45,4 +45,4 @@ groundtruth: setup
 	$(VENV)/bin/valuebench groundtruth all --output tasks
 
 clean:
-	rm -rf $(VENV) results build benchmarks/out
+	rm -rf $(VENV) results build perf/out

@@ -1,1 +1,1 @@
-"""Helpers shared by the tests and ``benchmarks/`` (import as ``tests.helpers``; the repo root is on the path)."""
+"""Helpers shared by the tests and ``perf/`` (import as ``tests.helpers``; the repo root is on the path)."""

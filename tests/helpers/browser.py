@@ -1,6 +1,6 @@
 """Driving the app in a real browser: start it on a loopback port, open headless Debian Chromium.
 
-Shared by ``tests/test_leaderboard_browser.py`` and ``benchmarks/bench_leaderboard.py`` so the numbers in
+Shared by ``tests/test_leaderboard_browser.py`` and ``perf/bench_leaderboard.py`` so the numbers in
 the bench come from the same page interactions the test checks.
 """
 

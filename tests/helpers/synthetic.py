@@ -1,6 +1,6 @@
 """Synthetic data for load tests: many submissions and an extra task, written like real ones.
 
-Used by the browser test and ``benchmarks/bench_leaderboard.py`` (1,000 submissions). Everything goes
+Used by the browser test and ``perf/bench_leaderboard.py`` (1,000 submissions). Everything goes
 through the same files and validators as real submissions, so the build does its real work.
 """
 

@@ -17,7 +17,7 @@ from valuebench.display import Steps, add_format_option, fmt, print_json, print_
 from valuebench.errors import UserError
 from valuebench.paths import REPO_ROOT
 
-#: what --compute says about LLM methods before it starts (measured, see benchmarks/measured/)
+#: what --compute says about LLM methods before it starts (measured, see perf/measured/)
 LLM_COST = "LLM methods take minutes per value set on a CPU (persona-vector on ccai-21: 542 s on 2 cores)"
 
 

@@ -10,7 +10,7 @@ cell can use any fold of j. The trained value's own shift (diagonal, not scored)
 it did not train on and gates the row: a training that did not move its own value is reported and left
 out of M (NaN), not kept as noise.
 
-CPU choices that matter, each measured by ``benchmarks/bench_dpo.py`` (figures in the README and cards):
+CPU choices that matter, each measured by ``perf/bench_dpo.py`` (figures in the README and cards):
 TRL's ``DPOConfig`` may turn on bf16 (no bf16 instructions on this CPU) and gradient checkpointing
 (recomputes the forward during the backward, for memory a 135M model does not need); both are off.
 With LoRA the reference model is the base with adapters disabled; its log-probs are computed once before

@@ -5,7 +5,7 @@ full ``[T, d]`` tensor kept) and slices afterwards. Here only the requested laye
 gathers the response positions of its layer output and adds them into a per-row running sum (and the count
 is known from the mask), so nothing bigger than the response tokens of one layer is ever copied. The forward
 runs on the decoder stack only (no LM head) and stops right after the deepest requested layer. Batches are
-length-sorted and left-padded with explicit position ids. ``benchmarks/bench_extraction.py`` measures it.
+length-sorted and left-padded with explicit position ids. ``perf/bench_extraction.py`` measures it.
 """
 
 from __future__ import annotations

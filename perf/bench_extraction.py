@@ -8,7 +8,7 @@ Rows:
 - ``response_logprobs`` throughput and its speed-up over per-item full-vocabulary scoring;
 - ``valuebench represent --method persona-vector --value-set ccai-21`` cold and cached wall time: slow
   (~10 min), so measured only with ``VALUEBENCH_BENCH_CCAI=1`` and otherwise reported from the last
-  measurement stored in ``benchmarks/measured/ccai21_persona_vector.json`` (tracked in git).
+  measurement stored in ``perf/measured/ccai21_persona_vector.json`` (tracked in git).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def _cosines_per_value(values, ours, ref):
 
 def _peak_rss_gb() -> float:
     code = ("import resource, os; os.environ['HF_HUB_OFFLINE']='1';"
-            "from benchmarks.bench_extraction import _inputs, LAYERS, BATCH;"
+            "from perf.bench_extraction import _inputs, LAYERS, BATCH;"
             "from valuebench.lm import load_lm; from valuebench.lm.activations import response_activations;"
             "lm = load_lm(); _, c, r = _inputs(); response_activations(lm, c, r, LAYERS, batch_size=BATCH);"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
