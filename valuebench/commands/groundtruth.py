@@ -19,6 +19,10 @@ def _check(args) -> None:
         raise UserError(f"--unit-threads must be at least 1, got {args.unit_threads}")
     if args.max_retries < 0:
         raise UserError(f"--max-retries must be at least 0, got {args.max_retries}")
+    if args.unit_gpus is not None and not 0 <= args.unit_gpus <= 64:
+        raise UserError(f"--unit-gpus must be between 0 and 64, got {args.unit_gpus}")
+    if args.unit_gpus is not None and args.executor != "ray":
+        raise UserError("--unit-gpus applies to --executor ray")
     if args.task_version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", args.task_version):
         raise UserError(f"--task-version must look like MAJOR.MINOR.PATCH (e.g. 2.0.0), got {args.task_version!r}")
 
@@ -78,7 +82,7 @@ def _executor_argv(args) -> list[str]:
     out = ["--executor", args.executor, "--max-retries", str(args.max_retries)]
     out += ["--ray-address", args.ray_address] if args.ray_address else []
     out += ["--unit-threads", str(args.unit_threads)] if args.unit_threads else []
-    return out + (["--unit-gpus", str(args.unit_gpus)] if args.unit_gpus else [])
+    return out + (["--unit-gpus", str(args.unit_gpus)] if args.unit_gpus is not None else [])
 
 
 def _executor(args):
@@ -154,8 +158,8 @@ def register(sub) -> None:
     e.add_argument("--unit-threads", type=int, help="torch threads per unit (default: local all cores, ray 1 = the "
                                                     "CPUs a unit reserves); the last digits of a margin depend on "
                                                     "it, so compare runs with the same value")
-    e.add_argument("--unit-gpus", type=float, default=0.0, help="ray: GPUs a unit reserves (1 for DPO on a GPU "
-                                                               "cluster; default 0)")
+    e.add_argument("--unit-gpus", type=float, help="ray: GPUs a unit reserves (default: 1 when the cluster has "
+                                                   "GPUs, else 0)")
     e.add_argument("--max-retries", type=int, default=2, help="ray: re-runs of a unit whose worker died before "
                                                               "the run stops and names it (default 2)")
     p.set_defaults(func=_run)

@@ -44,7 +44,7 @@ def _task(pipe: Pipeline, model: str, shared: dict, inputs: dict, threads: int) 
 class RayExecutor:
     in_process = False  # workers load the model; the driver needs only its identity (``subject.identity``)
 
-    def __init__(self, address: str | None = None, threads: int = 1, gpus: float = 0.0, max_retries: int = 2,
+    def __init__(self, address: str | None = None, threads: int = 1, gpus: float | None = None, max_retries: int = 2,
                  poll_s: float = 1.0):
         self.address, self.threads, self.gpus = address, threads, gpus
         self.max_retries, self.poll_s = max_retries, poll_s
@@ -80,8 +80,11 @@ class RayExecutor:
         task = ray.remote(_task)
         shared = ray.put(plan.shared)  # sent to the object store once, not once per unit
 
+        # default: a whole GPU per unit when the cluster has any (training and scoring run there), else none
+        gpus = self.gpus if self.gpus is not None else float(ray.cluster_resources().get("GPU", 0) >= 1)
+
         def submit(name: str):
-            return task.options(num_cpus=self.threads, num_gpus=self.gpus, max_retries=0,
+            return task.options(num_cpus=self.threads, num_gpus=gpus, max_retries=0,
                                 name=f"valuebench:{name}").remote(pipe, model, shared, plan.units[name], self.threads)
 
         slots = max(1, int(ray.cluster_resources().get("CPU", 1) // self.threads))
