@@ -151,49 +151,31 @@ def _load_units(folder: Path, prefix: str) -> dict[str, dict]:
     return out
 
 
+def _pipeline_units(task: Task, work_dir: Path | None):
+    """The pipeline that made ``task`` and a loader of its work units (``prefix`` -> name -> payload); None when
+    no registered pipeline makes tasks of its type or there is no work folder."""
+    from valuebench.groundtruth.registry import for_task_type
+
+    pipe = for_task_type(task.metadata.type)
+    if pipe is None or work_dir is None or not Path(work_dir).is_dir():
+        return pipe, None
+    return pipe, lambda prefix: _load_units(Path(work_dir), prefix)
+
+
 def independent_from_workdir(task: Task, work_dir: Path, *, measure: str = "rate") -> dict | None:
-    """The independent ceiling from a task's work units (``tasks/.work/<task>``), by task type; None when the
-    folder does not hold units of a kind this knows (the card's value then stands)."""
-    work_dir = Path(work_dir)
-    ids = [v for v in task.value_set.ids]
-    kind = task.metadata.type
-    if kind == "judge-agreement":
-        return estimate(None, "", reason=NO_INDEPENDENT_JUDGES)
-    if not work_dir.is_dir():
-        return None
-    if kind == "dpo-generalization" and (work_dir / "dpo-base.json").is_file():
-        units = _load_units(work_dir, "dpo-")
-        base = units.get("dpo-base", {}).get("margins")
-        runs = {}
-        for name, unit in units.items():
-            head, _, vid = name.partition("-r")[2].partition("-")
-            if name.startswith("dpo-r") and head.isdigit() and vid in ids and "margins" in unit:
-                runs[(int(head), vid)] = unit["margins"]
-        if not base or len({r for r, _ in runs}) < 2:
-            return None
-        if any(set(m) != set(base) for m in runs.values()):
-            return None  # not v2 units (every replicate on the whole holdout): recipe v3 folds are independent already
-        return independent_dpo(base, runs, ids, measure=measure, seed=task.metadata.provenance.config.get("seed", 0))
-    if kind == "prompt-steering" and (work_dir / "steer-neutral.json").is_file():
-        units = _load_units(work_dir, "steer-")
-        margins = {name[len("steer-"):]: u["margins"] for name, u in units.items() if "margins" in u}
-        if not all(v in margins for v in ids):
-            return None
-        return independent_prompted(margins, ids, measure=measure,
-                                    seed=task.metadata.provenance.config.get("seed", 0))[0]
-    return None
+    """The independent ceiling from a task's work units (``tasks/.work/<task>``), as the task's pipeline reads
+    them; none (with the reason) for pipelines whose replicates cannot be independent; None when the folder holds
+    nothing the pipeline recomputes from (the card's value then stands)."""
+    pipe, units = _pipeline_units(task, work_dir)
+    if pipe is not None and pipe.not_independent is not None:
+        return estimate(None, "", reason=pipe.not_independent)
+    return pipe.independent_from_units(task, units, measure) if units else None
 
 
 def symmetric_from_workdir(task: Task, work_dir: Path) -> dict | None:
     """The symmetric bound over many splits, for tasks whose replicate files are one random split (steering)."""
-    work_dir = Path(work_dir)
-    ids = task.value_set.ids
-    if task.metadata.type == "prompt-steering" and (work_dir / "steer-neutral.json").is_file():
-        units = _load_units(work_dir, "steer-")
-        margins = {name[len("steer-"):]: u["margins"] for name, u in units.items() if "margins" in u}
-        if all(v in margins for v in ids):
-            return independent_prompted(margins, ids, seed=task.metadata.provenance.config.get("seed", 0))[1]
-    return None
+    pipe, units = _pipeline_units(task, work_dir)
+    return pipe.symmetric_from_units(task, units) if units else None
 
 
 def judge_diagnostics(scores: dict[str, list[float]], value_ids: list[str]) -> dict:
@@ -221,23 +203,18 @@ def judge_diagnostics(scores: dict[str, list[float]], value_ids: list[str]) -> d
 
 
 def companion_notes(task: Task, work_dir: Path | None) -> list[str]:
-    """Card lines the work units support beyond the gate: for continuous companions (``margin_shift.csv``),
-    their independent ceiling, which the audit found holds up better than the rate matrix on DPO; for judges,
-    the general-factor diagnostics (``judge_diagnostics``)."""
-    if work_dir is not None and task.metadata.type == "judge-agreement":
-        units = _load_units(Path(work_dir), "judge-chunk-")
-        scores = {k: v for u in units.values() for k, v in u.get("scores", {}).items()}
-        if not scores:
-            return []
-        d = judge_diagnostics(scores, task.value_set.ids)
-        return [f"- judge scores (work units): the first principal component carries {d['pc1_share']:.0%} of their "
-                f"variance (a general 'good reply' factor); a value's own judge prefers the upholding reply on that "
-                f"value's scenarios {d['own_judge']:.0%} of the time, the other judges {d['other_judges']:.0%}"]
-    if work_dir is None or not (task.folder / "margin_shift.csv").is_file():
+    """Card lines the work units support beyond the gate: the pipeline's own diagnostics (judges: the general
+    factor, ``judge_diagnostics``), and for a continuous companion (``margin_shift.csv``) its independent ceiling,
+    which the audit found holds up better than the rate matrix on DPO."""
+    pipe, units = _pipeline_units(task, work_dir)
+    if not units:
         return []
+    notes = pipe.unit_notes(task, units)
+    if not (task.folder / "margin_shift.csv").is_file():
+        return notes
     est = independent_from_workdir(task, work_dir, measure="margin")
     if est is None or est["value"] is None:
-        return []
-    return [f"- companion `margin_shift.csv` (mean margin change, continuous): independent ceiling "
+        return notes
+    return [*notes, f"- companion `margin_shift.csv` (mean margin change, continuous): independent ceiling "
             f"{est['value']:.2f} ± {est['sd']:.2f} (sd over {est['n_splits']} splits, same splits; not gated, the "
             "published matrix is the rate M)"]
