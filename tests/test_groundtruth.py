@@ -219,6 +219,12 @@ def test_bad_input_exit_2(tmp_path, capsys):
     assert main(["groundtruth", "judges", "--value-set", "constraints-9", "--values", "bogus",
                  "--model", "tiny-random", "--output", str(tmp_path / "out")]) == 2
     assert "unknown value ids" in capsys.readouterr().err
+    for flags, message in ((["--executor", "ray", "--unit-gpus", "-1"], "--unit-gpus must be between 0 and 64"),
+                           (["--unit-gpus", "1"], "--unit-gpus applies to --executor ray")):
+        assert main(["groundtruth", "dpo", "--value-set", "constraints-9", *flags, "--model", "tiny-random",
+                     "--output", str(tmp_path / "out")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
     assert main(["groundtruth", "dpo", "--value-set", "constraints-9", "--dpo-epochs", "0",
                  "--model", "tiny-random", "--output", str(tmp_path / "out")]) == 2
     assert "--dpo-epochs must be between 1 and" in capsys.readouterr().err
