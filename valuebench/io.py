@@ -82,11 +82,10 @@ def json_depth(data: bytes) -> int:
     """Deepest nesting of ``[``/``{`` in a JSON document, strings ignored (linear time, no recursion)."""
     import numpy as np
 
-    stripped = _JSON_STRING.sub(b'""', data)
-    codes = np.frombuffer(stripped, dtype=np.uint8)
-    step = (np.isin(codes, (ord("["), ord("{"))).astype(np.int64)
-            - np.isin(codes, (ord("]"), ord("}"))).astype(np.int64))
-    return int(np.cumsum(step).max(initial=0))
+    step = np.zeros(256, dtype=np.int64)  # a byte's effect on the depth (a lookup: np.isin sorts, ~5x slower)
+    step[[ord("["), ord("{")]], step[[ord("]"), ord("}")]] = 1, -1
+    codes = np.frombuffer(_JSON_STRING.sub(b'""', data), dtype=np.uint8)
+    return int(np.cumsum(step[codes]).max(initial=0))
 
 
 def load_json_bytes(data: bytes, what: str, max_depth: int = MAX_JSON_DEPTH) -> Any:

@@ -141,9 +141,10 @@ NPZ_MEMBERS = ("vectors.npy", "value_ids.npy")
 MAX_NPZ_MEMBERS = 64
 
 
-def _check_npz(path: Path, limit: int) -> None:
-    """Refuse an .npz from its zip directory and .npy headers, before any array is inflated: a zip bomb, an
-    object (pickled) array, or a header declaring more data than the member holds never reaches ``np.load``."""
+def _read_npz(path: Path, limit: int) -> Representation:
+    """Read an .npz in one pass over its zip directory and .npy headers, refusing before any array is inflated:
+    a zip bomb, an object (pickled) array, or a header declaring more data than the member holds never gets its
+    data read (``np.load`` would open the archive and parse every header a second time)."""
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic[:2] != b"PK":
@@ -163,36 +164,30 @@ def _check_npz(path: Path, limit: int) -> None:
             if total > limit:
                 raise UserError(f"{path}: .npz arrays inflate to {total / 1e6:.1f} MB, over the "
                                 f"{limit / 1e6:g} MB input limit")
-            for member in NPZ_MEMBERS:
-                with zf.open(names[member]) as fh:
-                    version = np.lib.format.read_magic(fh)
-                    reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                              else np.lib.format.read_array_header_2_0)
-                    shape, _, dtype = reader(fh)
-                if dtype.hasobject:
-                    raise UserError(f"{path}: .npz contains pickled object arrays, which are never loaded")
-                if int(np.prod(shape, dtype=object)) * dtype.itemsize > names[member].file_size:
-                    raise UserError(f"{path}: array {member[:-4]!r} declares shape {list(shape)}, more data than "
-                                    "the file holds")
+            arrays = {m: _npy_member(zf, names[m], path) for m in NPZ_MEMBERS}
     except UserError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise UserError(f"{path}: corrupt .npz file ({one_line(exc)})") from None
+    return Representation(_as_id_list(arrays["value_ids.npy"].tolist(), path), arrays["vectors.npy"])
 
 
-def _read_npz(path: Path, limit: int) -> Representation:
-    _check_npz(path, limit)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return Representation(_as_id_list(data["value_ids"].tolist(), path), data["vectors"])
-    except UserError:
-        raise
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise UserError(f"{path}: .npz contains pickled object arrays, which are never loaded") from None
-        raise UserError(f"{path}: corrupt .npz file ({one_line(exc)})") from None
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-        raise UserError(f"{path}: corrupt .npz file ({one_line(exc)})") from None
+def _npy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    """One .npy member: header checked first (no object dtype, no more data declared than held), then read."""
+    member = info.filename[:-4]
+    with zf.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = reader(fh)
+        if dtype.hasobject:
+            raise UserError(f"{path}: .npz contains pickled object arrays, which are never loaded")
+        count = int(np.prod(shape, dtype=object))
+        if count * dtype.itemsize > info.file_size:
+            raise UserError(f"{path}: array {member!r} declares shape {list(shape)}, more data than the file holds")
+        data = fh.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise UserError(f"{path}: array {member!r} is truncated ({len(data)} of {count * dtype.itemsize} bytes)")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
 
 
 def _read_json(path: Path, limit: int) -> Representation:
