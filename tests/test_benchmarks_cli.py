@@ -103,6 +103,9 @@ def test_compare_skips_methods_without_vectors(capsys, tmp_path, monkeypatch, tm
                          "--permutations", "20", "--format", "json")
     data = json.loads(out)
     assert code == 0 and [r["method"] for r in data["rows"]] == ["random"]
+    evidence = data["rows"][0]["evidence"]["fixture-constraints"]  # rho with its CI and p, as evaluate gives them
+    assert evidence["spearman"] == data["rows"][0]["fixture-constraints"] and len(evidence["ci"]) == 2
+    assert evidence["ci"][0] <= evidence["spearman"] <= evidence["ci"][1] and 0 < evidence["p_value"] <= 1
     assert data["skipped"][0]["method"] == "persona-vector" and "--compute" in data["skipped"][0]["compute"]
     code, _, err = run(capsys, "compare", "--methods", "persona-vector", "--tasks", "fixture-constraints")
     assert code == 2 and "--compute" in err

@@ -110,6 +110,10 @@ def _compare(args) -> int:
             s = cells[name][t.name].score
             row[t.name] = s.spearman if args.format == "json" else \
                 f"{fmt(s.spearman, 2)} [{fmt(s.ci[0], 2)},{fmt(s.ci[1], 2)}]{'*' if s.p_value < 0.05 else ''}"
+        if args.format == "json":  # the evidence behind each rho, as `evaluate --format json` gives it
+            row["evidence"] = {t.name: {"spearman": cells[name][t.name].score.spearman,
+                                        "ci": list(cells[name][t.name].score.ci),
+                                        "p_value": cells[name][t.name].score.p_value} for t in selected}
         rows.append(row)
     if args.format == "json":
         print_json({"benchmark": bench, "tasks": [t.summary() for t in selected], "rows": rows, "skipped": skipped})
