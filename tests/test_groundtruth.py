@@ -60,11 +60,12 @@ def test_shared_prefix_scores_equal_full_sequences():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["steering", "judges", "dpo", "separation"])
+@pytest.mark.parametrize("kind", ["steering", "judges", "dpo", "sft", "separation"])
 def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
     argv = ["groundtruth", kind, "--value-set", "constraints-9", "--values", VALUES, "--model", "tiny-random",
             "--max-holdout", "3", "--max-train", "4", "--output", str(tmp_path)]
-    if kind == "dpo":
+    tuned = kind in ("dpo", "sft")  # one measurement, two training objectives
+    if tuned:
         argv += ["--dpo-learning-rate", "1e-3", "--dpo-epochs", "1", "--dpo-gate-z", "0", "--task-version", "2.0.0",
                  "--dpo-eval-per-value", "2"]
     assert main(argv) == 0, capsys.readouterr().err
@@ -73,15 +74,15 @@ def test_pipeline_end_to_end_on_tiny_model(kind, tmp_path, capsys):
     task = load_task_card(folders[0] / "README.md")
     assert task.matrix.shape == (9, 9) and np.isnan(np.diag(task.matrix)).all()
     assert np.isfinite(task.matrix).sum() == 2  # the two measured values' off-diagonal pair, both ways
-    assert len(task.replicate_matrices()) == (3 if kind in ("dpo", "separation") else 2)
+    assert len(task.replicate_matrices()) == (3 if tuned or kind == "separation" else 2)
     assert task.metadata.provenance.config["values"] == VALUES.split(",")
     assert task.metadata.symmetric == (kind == "judges")
-    if kind == "dpo":
+    if tuned:
         logs = json.loads((folders[0] / "train_logs.json").read_text())
         assert len(logs) == 6 and all(any("loss" in row for row in rows) for rows in logs.values())
         assert task.metadata.provenance.config["dpo"] == {"learning_rate": 1e-3, "epochs": 1, "gate_z": 0.0,
                                                           "eval_per_value": 2}
-        unit = json.loads((tmp_path / ".work" / folders[0].name / "dpo-r0-no_white_lies.json").read_text())
+        unit = json.loads((tmp_path / ".work" / folders[0].name / f"{kind}-r0-no_white_lies.json").read_text())
         assert sum(s.startswith("no_stereotypes") for s in unit["margins"]) == 2  # first 2 of the other value's fold
         assert sum(s.startswith("no_white_lies") for s in unit["margins"]) in (4, 5)  # own value's unseen folds
         assert task.metadata.version == "2.0.0" and "task_version" not in task.metadata.provenance.config

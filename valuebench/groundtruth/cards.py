@@ -144,7 +144,8 @@ def main_effects_text(r2: float | None, anti: float | None) -> str:
 
 #: Hugging Face's license id
 LICENSE = "apache-2.0"
-TYPE_TITLES = {"dpo-generalization": "DPO generalization", "prompt-steering": "Prompt steering",
+TYPE_TITLES = {"dpo-generalization": "DPO generalization", "sft-generalization": "SFT generalization",
+               "prompt-steering": "Prompt steering",
                "judge-agreement": "Judge agreement", "judge-separation": "Judge separation"}
 def pretty_name(task_type: str, model: str, value_set: str) -> str:
     """A whole title (the first cards cut the description at 60 characters, mid-word)."""

@@ -99,12 +99,13 @@ def _timed_steps(trainer) -> list[float]:
     return spent
 
 
-def train_dpo(model_path: str, tokenizer, train: list[Scenario], settings: DPOSettings, seed: int,
-              out_dir: str) -> DPORun:
-    """Train one DPO model (merged, in eval mode) on ``train``."""
+def fine_tune(model_path: str, tokenizer, dataset, settings: DPOSettings, seed: int, out_dir: str, trainer_cls,
+              config_cls, **config) -> DPORun:
+    """Train one model with a TRL trainer (``DPOTrainer``/``DPOConfig``, ``SFTTrainer``/``SFTConfig``) on CPU with
+    the settings' LoRA, learning rate, epochs and batch; ``config``: the trainer's own fields. Returns the
+    model merged and in eval mode."""
     import torch
     from transformers import AutoModelForCausalLM
-    from trl import DPOConfig, DPOTrainer
 
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
@@ -114,16 +115,15 @@ def train_dpo(model_path: str, tokenizer, train: list[Scenario], settings: DPOSe
 
         peft_config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=0.0,
                                  target_modules="all-linear", task_type="CAUSAL_LM")
-    args = DPOConfig(output_dir=out_dir, bf16=False, fp16=False, use_cpu=True,
-                     gradient_checkpointing=settings.gradient_checkpointing,
-                     precompute_ref_log_probs=settings.precompute_ref,
-                     learning_rate=settings.learning_rate, beta=settings.beta, num_train_epochs=settings.epochs,
-                     per_device_train_batch_size=settings.batch_size, max_length=settings.max_length,
-                     logging_steps=1, save_strategy="no", report_to="none", seed=seed, data_seed=seed,
-                     dataloader_num_workers=0, disable_tqdm=True, lr_scheduler_type="constant")
+    args = config_cls(output_dir=out_dir, bf16=False, fp16=False, use_cpu=True,
+                      gradient_checkpointing=settings.gradient_checkpointing, learning_rate=settings.learning_rate,
+                      num_train_epochs=settings.epochs, per_device_train_batch_size=settings.batch_size,
+                      max_length=settings.max_length, logging_steps=1, save_strategy="no", report_to="none",
+                      seed=seed, data_seed=seed, dataloader_num_workers=0, disable_tqdm=True,
+                      lr_scheduler_type="constant", **config)
     start = time.perf_counter()
-    trainer = DPOTrainer(model=model, args=args, train_dataset=_dataset(train), processing_class=tokenizer,
-                         peft_config=peft_config)
+    trainer = trainer_cls(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                          peft_config=peft_config)
     setup = time.perf_counter() - start
     spent = _timed_steps(trainer)
     start = time.perf_counter()
@@ -136,6 +136,15 @@ def train_dpo(model_path: str, tokenizer, train: list[Scenario], settings: DPOSe
     log = [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}
            for row in trainer.state.log_history]
     return DPORun(trained, log, setup, train_s, spent[0])
+
+
+def train_dpo(model_path: str, tokenizer, train: list[Scenario], settings: DPOSettings, seed: int,
+              out_dir: str) -> DPORun:
+    """Train one DPO model (merged, in eval mode) on ``train``."""
+    from trl import DPOConfig, DPOTrainer
+
+    return fine_tune(model_path, tokenizer, _dataset(train), settings, seed, out_dir, DPOTrainer, DPOConfig,
+                     precompute_ref_log_probs=settings.precompute_ref, beta=settings.beta)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -163,14 +172,15 @@ def plan(value_ids: list[str], pool: list[Scenario], settings: DPOSettings, seed
 
 
 def train_unit(lm, pool: list[Scenario], folds: dict, r: int, vid: str, settings: DPOSettings, seed: int,
-               batch_size: int, choice: str) -> dict:
-    """Train on fold r of ``vid``; margins on its other folds (own value) and on fold r of every other value."""
+               batch_size: int, choice: str, train=train_dpo) -> dict:
+    """Train on fold r of ``vid`` with ``train`` (``train_dpo`` or another trainer with its signature); margins on
+    its other folds (own value) and on fold r of every other value."""
     train_ids = set(folds[vid][r])
     data = [s for s in pool if s.id in train_ids]
     cross = {v: set(f[r][: settings.eval_per_value]) for v, f in folds.items() if v != vid}
     evaluate = [s for s in pool if s.id not in train_ids and (s.value_id == vid or s.id in cross[s.value_id])]
     with tempfile.TemporaryDirectory() as tmp:
-        trained = train_dpo(str(lm.path), lm.tokenizer, data, settings, seed + r, tmp)
+        trained = train(str(lm.path), lm.tokenizer, data, settings, seed + r, tmp)
     start = time.perf_counter()
     m = scenario_margins(dataclasses.replace(lm, model=trained.model), evaluate, None, batch_size=batch_size,
                          choice=choice, seed=seed)
@@ -258,10 +268,12 @@ FLAGS = {"learning_rate": "--dpo-learning-rate", "epochs": "--dpo-epochs", "repl
 
 class DPO(Pipeline):
     """Units: ``dpo-base`` (the base model's margins on every scenario) and ``dpo-r<r>-<value>`` (train on fold
-    r of the value, measure; value-major, so finished rows give an early ceiling)."""
+    r of the value, measure; value-major, so finished rows give an early ceiling). A subclass that changes only
+    the training objective sets ``kind``, ``task_type`` and ``train`` (``groundtruth.sft``)."""
 
     kind, task_type = "dpo", "dpo-generalization"
     choices, min_train = CHOICES, 2
+    train = staticmethod(train_dpo)
 
     def check(self, spec) -> None:
         measure = DPOSettings(**spec.dpo).measure
@@ -273,7 +285,8 @@ class DPO(Pipeline):
         layout = plan(data.value_set.ids, pool, settings, spec.seed)
         shared = {"pool": pool, "folds": layout["folds"], "settings": settings, "seed": spec.seed,
                   "batch_size": spec.batch_size, "choice": spec.choice}
-        return Plan(shared, {"dpo-base": {}, **{f"dpo-r{r}-{v}": {"r": r, "vid": v} for r, v in layout["units"]}})
+        k = self.kind
+        return Plan(shared, {f"{k}-base": {}, **{f"{k}-r{r}-{v}": {"r": r, "vid": v} for r, v in layout["units"]}})
 
     def run_unit(self, lm, shared: dict, inputs: dict) -> dict:
         if not inputs:  # the base model
@@ -281,13 +294,13 @@ class DPO(Pipeline):
                                  seed=shared["seed"])
             return {"margins": {s.id: float(x) for s, x in zip(shared["pool"], m)}}
         return train_unit(lm, shared["pool"], shared["folds"], inputs["r"], inputs["vid"], shared["settings"],
-                          shared["seed"], shared["batch_size"], shared["choice"])
+                          shared["seed"], shared["batch_size"], shared["choice"], train=self.train)
 
     def finish(self, spec, data: Data, payloads: dict[str, dict]) -> Outcome:
         settings, ids = DPOSettings(**spec.dpo), data.value_set.ids
         layout = plan(ids, data.train + data.holdout, settings, spec.seed)
-        runs = {(r, v): payloads[f"dpo-r{r}-{v}"] for r, v in layout["units"]}
-        base = payloads["dpo-base"]["margins"]
+        runs = {(r, v): payloads[f"{self.kind}-r{r}-{v}"] for r, v in layout["units"]}
+        base = payloads[f"{self.kind}-base"]["margins"]
         out = report(matrices(ids, layout["folds"], runs, base, settings), ids, settings)
         out["timing"] = {"train_s_per_value": float(np.mean([v["train_s"] for v in runs.values()])),
                          "eval_s_per_value": float(np.mean([v["eval_s"] for v in runs.values()])),

@@ -19,6 +19,7 @@ from valuebench.groundtruth.protocol import Pipeline
 BUILTIN = {
     "steering": "valuebench.groundtruth.steering:Steering",
     "dpo": "valuebench.groundtruth.dpo:DPO",
+    "sft": "valuebench.groundtruth.sft:SFT",
     "judges": "valuebench.groundtruth.judges:Judges",
     "separation": "valuebench.groundtruth.separation:Separation",
 }
