@@ -47,6 +47,20 @@ def test_sentence_embedding_offline_from_packaged_model():
         sim[ids.index("no_stereotypes"), ids.index("no_affirm_delusions")]
 
 
+def test_reply_diff_is_the_mean_follow_minus_violate_embedding():
+    from valuebench.methods.persona_prompts import value_scenarios
+    from valuebench.methods.sentence_embedding import load_sentence_model
+
+    vs = load_value_set("constraints-9")
+    rep = get_method("reply-diff", n_scenarios=3).represent(vs)
+    assert rep.vectors.shape == (9, 384) and rep.metadata["n_scenarios"] == 27
+    found = value_scenarios(vs, "no_stereotypes", "train", 3)
+    emb = load_sentence_model().encode([t for sc in found for t in (sc.response_follow, sc.response_violate)],
+                                       normalize_embeddings=True)
+    np.testing.assert_allclose(rep.vectors[vs.ids.index("no_stereotypes")], (emb[0::2] - emb[1::2]).mean(0),
+                               atol=1e-5)
+
+
 def test_sentence_embedding_bad_model_is_user_error():
     with pytest.raises(UserError, match="cannot load sentence-embedding model"):
         get_method("sentence-embedding", model="/nonexistent/model").represent(load_value_set("constraints-9"))

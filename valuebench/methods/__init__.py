@@ -25,6 +25,7 @@ BUILTIN = {
     "persona-vector": "valuebench.methods.persona_vector:PersonaVector",
     "persona-vector-conflict": "valuebench.methods.persona_vector_conflict:PersonaVectorConflict",
     "activation-diff": "valuebench.methods.activation_diff:ActivationDiff",
+    "reply-diff": "valuebench.methods.reply_diff:ReplyDiff",
 }
 
 #: baselines every task is checked against (the validity gate runs random, statement-length and surface)
