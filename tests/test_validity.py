@@ -91,7 +91,9 @@ def test_shipped_cards_carry_ceilings_and_a_verdict(name):
         assert c.independent.value is None and "question text is fixed" in c.independent.reason
         assert any("statement-length" in r for r in v.reasons)
     elif "by construction" in c.independent.how:  # v3 recipes: k replicates on disjoint folds, nothing resampled
-        assert c.n_replicates >= 3 and c.independent.n_splits is None and c.independent.value < 0.3
+        assert c.n_replicates >= 3 and c.independent.n_splits is None
+        # a low ceiling (judge separation) or a baseline the matrix does not beat (SFT: random p 0.029)
+        assert c.independent.value < 0.3 or not all(b.passed for b in v.baselines)
     else:
         assert c.independent.n_splits == 100 and c.independent.value < 0.3
     assert "## Validity" in task.card_body and "## Ceilings" in task.card_body
@@ -100,6 +102,7 @@ def test_shipped_cards_carry_ceilings_and_a_verdict(name):
 
 
 @pytest.mark.parametrize("name", ["dpo-generalization-smollm2-135m-constraints-9",
+                                  "sft-generalization-smollm2-135m-constraints-9",
                                   "judge-agreement-smollm2-135m-ccai-21"])
 def test_gate_reproduces_the_shipped_verdict(name):
     """The card's numbers are computed (from the files and the work units), not typed in."""
