@@ -1,4 +1,4 @@
-"""``valuebench groundtruth steering|dpo|judges|all``: run a pipeline and publish its task folder."""
+"""``valuebench groundtruth steering|dpo|sft|judges|separation|all``: run a pipeline and publish its task folder."""
 
 from __future__ import annotations
 
@@ -130,21 +130,21 @@ def register(sub) -> None:
     p.add_argument("--placement", choices=["system", "user"],
                    help="steering: put the steering text in the system prompt (default) or the user turn")
     p.add_argument("--max-train", type=int, help="at most this many train scenarios per value (smoke runs)")
-    p.add_argument("--dpo-learning-rate", type=float, help="dpo: learning rate (default: DPOSettings)")
-    p.add_argument("--dpo-epochs", type=int, help="dpo: training epochs (default: DPOSettings)")
-    p.add_argument("--dpo-replicates", type=int, help="dpo: replicates = disjoint folds of every value's scenarios "
-                                                      "(default 3)")
+    p.add_argument("--dpo-learning-rate", type=float, help="dpo, sft: learning rate (default: DPOSettings)")
+    p.add_argument("--dpo-epochs", type=int, help="dpo, sft: training epochs (default: DPOSettings)")
+    p.add_argument("--dpo-replicates", type=int,
+                   help="dpo, sft: replicates = disjoint folds of every value's scenarios (default 3)")
     p.add_argument("--dpo-measure", choices=["margin", "sigmoid", "rate_logit"],
-                   help="dpo: the published measure (default margin: mean change of the follow-minus-violate "
+                   help="dpo, sft: the published measure (default margin: mean change of the follow-minus-violate "
                         "margin); the others are written as companions")
     p.add_argument("--dpo-eval-per-value", type=int,
-                   help="dpo: scenarios of each other value scored per unit (default: its whole fold); "
+                   help="dpo, sft: scenarios of each other value scored per unit (default: its whole fold); "
                         "a compute budget")
-    p.add_argument("--dpo-gate-z", type=float, help="dpo: a row is kept only if the trained value's own shift is "
+    p.add_argument("--dpo-gate-z", type=float, help="dpo, sft: a row is kept only if the trained value's own shift is "
                                                     "this many standard errors above 0 (default 2; 0 turns the "
                                                     "gate off, for smoke runs)")
     p.add_argument("--choice", choices=["logprob", "mcq"],
-                   help="steering, dpo: logprob = mean token log-prob of the upholding minus the violating reply "
+                   help="steering, dpo, sft: logprob = mean token log-prob of the upholding minus the violating reply "
                         "(default); mcq = both replies as (A)/(B) in random order, log p(letter) difference "
                         "(ConflictScope's MCQ mode, for models that follow the format)")
     p.add_argument("--task-version", help="version written into the task card (default 1.0.0); bump it when a new "

@@ -39,7 +39,7 @@ class RunSpec:
     max_train: int | None = None
     n_phrasings: int = 2
     placement: str = "system"  # steering: where the steering text goes (system prompt or user turn)
-    choice: str = "logprob"  # steering, dpo: how a scenario's choice is measured (see choice.scenario_margins)
+    choice: str = "logprob"  # steering, dpo, sft: how a scenario's choice is measured (see choice.scenario_margins)
     dpo: dict = dataclasses.field(default_factory=dict)
     task_name: str | None = None
     task_version: str = "1.0.0"  # bumped when a recipe change replaces a shipped matrix; not a run setting
