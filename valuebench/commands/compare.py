@@ -106,14 +106,14 @@ def _compare(args) -> int:
     for name in agg.index:
         row = {"method": name, "vectors": chosen[name][1], "borda_rank": int(agg.loc[name, "borda_rank"]),
                "mean": agg.loc[name, "mean"], "mean_by_type": agg.loc[name, "mean_by_type"]}
+        evidence = {}  # json: the evidence behind each rho, as `evaluate --format json` gives it
         for t in selected:
             s = cells[name][t.name].score
             row[t.name] = s.spearman if args.format == "json" else \
                 f"{fmt(s.spearman, 2)} [{fmt(s.ci[0], 2)},{fmt(s.ci[1], 2)}]{'*' if s.p_value < 0.05 else ''}"
-        if args.format == "json":  # the evidence behind each rho, as `evaluate --format json` gives it
-            row["evidence"] = {t.name: {"spearman": cells[name][t.name].score.spearman,
-                                        "ci": list(cells[name][t.name].score.ci),
-                                        "p_value": cells[name][t.name].score.p_value} for t in selected}
+            evidence[t.name] = {"spearman": s.spearman, "ci": list(s.ci), "p_value": s.p_value}
+        if args.format == "json":
+            row["evidence"] = evidence
         rows.append(row)
     if args.format == "json":
         print_json({"benchmark": bench, "tasks": [t.summary() for t in selected], "rows": rows, "skipped": skipped})

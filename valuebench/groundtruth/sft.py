@@ -34,7 +34,4 @@ class SFT(DPO):
     """Units: ``sft-base`` and ``sft-r<r>-<value>``, laid out as DPO's."""
 
     kind, task_type = "sft", "sft-generalization"
-    train = staticmethod(train_sft)
-
-    def independent_from_units(self, task, units, measure: str) -> dict | None:
-        return None  # v3 folds: independent by construction
+    train = staticmethod(train_sft)  # DPO's v2-unit reader finds no ``dpo-`` units here: v3 folds only
