@@ -148,7 +148,7 @@ def test_build_recomputes_every_score(subs_root, tmp_path):
         assert ref.normalized == pytest.approx(ref.spearman / task.bound)
     assert list(table["status"]) == ["valid", "valid", "valid", "invalid"]
     assert table["rank"].iloc[0] == 1 and table["tied_with_leader"].iloc[0]
-    assert table.set_index("submission").loc["leaky", "leakage"].startswith("saw evaluation data")
+    assert table.set_index("submission").loc["leaky", "leakage"].startswith("saw the holdout scenarios")
     with np.load(out / "bootstrap.npz") as npz:
         assert npz["boot"].shape == (3, 1, jack_width(9))
         assert list(npz["submissions"]) == list(table["submission"][:3])

@@ -11,7 +11,7 @@ import pytest
 from valuebench.cli import main
 from valuebench.errors import UserError
 from valuebench.leaderboard import submissions
-from valuebench.leaderboard.submissions import check_all, leakage, load_submission, stage_upload
+from valuebench.leaderboard.submissions import LeakRule, check_all, leakage, load_submission, stage_upload
 from valuebench.leaderboard.submit import push_submission
 from valuebench.values import load_value_set
 
@@ -141,13 +141,36 @@ def test_similarity_csv_validated(tmp_path):
 
 
 def test_leakage_rules():
-    tasks = ["fixture-constraints"]
-    assert leakage(["value statements"], tasks) is None
-    assert leakage(["tasks/scenarios/ccai-21 train split"], tasks) is None
-    assert "holdout" in leakage(["tasks/scenarios/ccai-21 holdout split"], tasks)
-    assert leakage(["tasks/scenarios/ccai-21"], tasks)  # no split named = all splits
-    assert leakage(["tasks/fixture-constraints/matrix.csv"], tasks)
-    assert leakage(["fixture-constraints"], tasks)
+    rule = LeakRule(("fixture-constraints",))  # a ranked task that holds out the holdout split
+    assert leakage(["value statements"], rule) is None
+    assert leakage(["tasks/scenarios/ccai-21 train split"], rule) is None
+    assert "holdout" in leakage(["tasks/scenarios/ccai-21 holdout split"], rule)
+    assert leakage(["tasks/scenarios/ccai-21"], rule)  # no split named = all splits
+    assert leakage(["tasks/fixture-constraints/matrix.csv"], rule)
+    assert leakage(["fixture-constraints"], rule)
+    assert leakage(["tasks/.work/dpo-x/dpo-r0-a.json"], rule)
+    # v3 recipes train and measure on every scenario: reading any split is fair, outcomes never are
+    v3 = LeakRule(("fixture-constraints",), frozenset())
+    assert leakage(["tasks/scenarios holdout split (layer sweep)", "tasks/scenarios/ccai-21"], v3) is None
+    assert leakage(["fixture-constraints replicate-0.csv"], v3)
+    assert leakage(["DPO ground truth"], v3)
+
+
+def test_leak_rule_follows_the_ranked_tasks_cards(monkeypatch):
+    """The shipped default benchmark (v3) holds out no split; ranking a holdout-only recipe brings the flag back."""
+    from valuebench.tasks import discover
+
+    monkeypatch.delenv("VALUEBENCH_TASK_PATHS")  # the shipped tasks only
+
+    tasks = list(discover().values())
+    ranked = [t for t in tasks if t.in_default_benchmark]
+    assert ranked and all(t.metadata.held_out_splits == [] for t in ranked)
+    assert LeakRule.for_tasks(tasks).held_out_splits == frozenset()
+    steering = [t for t in tasks if t.metadata.type == "prompt-steering"]
+    assert LeakRule.for_tasks(tasks, steering).held_out_splits == {"holdout"}
+    persona = ["value statements", "tasks/scenarios holdout split (layer sweep, 3 scenarios per value)"]
+    assert leakage(persona, LeakRule.for_tasks(tasks)) is None
+    assert "holdout" in leakage(persona, LeakRule.for_tasks(tasks, steering))
 
 
 def test_good_upload_goes_to_pending_only(tmp_path):

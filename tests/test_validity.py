@@ -176,7 +176,7 @@ def test_write_task_gates_a_new_task(tmp_path):
 
 def test_tfidf_scores_identically_on_every_route(tmp_path, tmp_cache):
     from valuebench.evaluate import evaluate, rescore_result
-    from valuebench.leaderboard.submissions import check_all
+    from valuebench.leaderboard.submissions import LeakRule, check_all
     from valuebench.leaderboard.submit import method_meta, represent_value_sets, write_submission
     from valuebench.leaderboard.table import build_table
     from valuebench.methods import get_method
@@ -190,7 +190,7 @@ def test_tfidf_scores_identically_on_every_route(tmp_path, tmp_cache):
     _, from_results, _ = rescore_result(result_file)
     write_submission(tmp_path / "subs", method_meta(get_method("tfidf"), "tfidf", baseline=True),
                      represent_value_sets(get_method("tfidf"), ["constraints-9"]))
-    table, _, _ = build_table(check_all(tmp_path / "subs", [task.name]), [task])
+    table, _, _ = build_table(check_all(tmp_path / "subs", LeakRule((task.name,))), [task])
     row = table.set_index("submission").loc["tfidf"]
     board = (row[f"rho:{task.name}"], row[f"p:{task.name}"], row[f"ci_low:{task.name}"],
              row[f"ci_high:{task.name}"], row[f"norm:{task.name}"])

@@ -149,6 +149,9 @@ class TaskMetadata(_Strict):
     main_score: Literal["spearman"] = "spearman"
     pairs: Literal["off-diagonal", "upper-triangle"] = "off-diagonal"
     symmetric: bool = False
+    #: scenario splits the task only measures on: a method that read them is flagged for leakage when the task
+    #: is ranked (``leaderboard.submissions.LeakRule``); empty when every scenario is also training data
+    held_out_splits: list[Literal["train", "holdout"]] = ["holdout"]
     reference: str | None = None
     license: str
     ground_truth: DataFile

@@ -17,13 +17,15 @@ from valuebench.errors import UserError
 DEFAULT_ROOT = "submissions"
 
 
-def _task_names() -> list[str]:
+def _leak_rule():
+    """Every task's name, and the scenario splits the default benchmark's tasks hold out (``LeakRule``)."""
     from valuebench import tasks
+    from valuebench.leaderboard.submissions import LeakRule
 
     try:
-        return list(tasks.discover())
+        return LeakRule.for_tasks(list(tasks.discover().values()))
     except UserError:
-        return []
+        return None
 
 
 def _published_tasks() -> list:
@@ -103,7 +105,7 @@ def _submit(args) -> int:
 
     authors = _check_first(args)
     files, meta = _files_and_meta(args, authors)
-    sub = write_submission(Path(args.output_dir), meta, files, force=args.force, task_names=_task_names())
+    sub = write_submission(Path(args.output_dir), meta, files, force=args.force, rule=_leak_rule())
     flags = _ceiling_flags(sub)
     pr = push_submission(sub.folder, args.repo) if args.push else None
     if args.format == "json":
@@ -128,7 +130,7 @@ def _check(args) -> int:
     root = Path(args.submissions)
     if not root.is_dir():
         raise UserError(f"submissions folder not found: {root} (give --submissions PATH)")
-    results = check_all(root, _task_names())
+    results = check_all(root, _leak_rule())
     rows = [{"name": name, "valid": err is None, "value_sets": ", ".join(sub.similarities) if sub else "",
              "leakage": (sub.leakage or "") if sub else "", "ceiling_flag": _ceiling_flags(sub) if sub else "",
              "error": err or ""} for name, sub, err in results]

@@ -273,6 +273,7 @@ class DPO(Pipeline):
 
     kind, task_type = "dpo", "dpo-generalization"
     choices, min_train = CHOICES, 2
+    held_out_splits = ()  # every scenario is trained on by some unit and measured by others
     train = staticmethod(train_dpo)
 
     def check(self, spec) -> None:

@@ -68,6 +68,8 @@ class Pipeline:
     min_train: int = 0  # train scenarios every value needs
     #: why the pipeline's replicates are not independent (None: independent by construction)
     not_independent: str | None = None
+    #: scenario splits the task only measures on, so a method must not read them (``TaskMetadata``)
+    held_out_splits: tuple[str, ...] = ("holdout",)
 
     @functools.cached_property
     def text(self) -> dict:

@@ -27,6 +27,7 @@ class Separation(Pipeline):
     holdout) in chunks of 64 replies, each judged by every value's judge in phrasing r."""
 
     kind, task_type = "separation", "judge-separation"
+    held_out_splits = ()  # every scenario is judged, in folds; nothing is trained
 
     def plan(self, spec, data: Data) -> Plan:
         folds, pool = _folds(data, spec.seed), data.train + data.holdout

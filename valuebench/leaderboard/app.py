@@ -26,7 +26,7 @@ import gradio as gr
 
 from valuebench.errors import UserError
 from valuebench.leaderboard import tabs, view
-from valuebench.leaderboard.submissions import MAX_FILE_BYTES, stage_upload
+from valuebench.leaderboard.submissions import MAX_FILE_BYTES, LeakRule, stage_upload
 
 UPLOAD_LIMIT = int(os.environ.get("VALUEBENCH_UPLOAD_LIMIT", "5"))  # per client and window
 UPLOAD_WINDOW = float(os.environ.get("VALUEBENCH_UPLOAD_WINDOW", "600"))
@@ -98,7 +98,7 @@ def _checker(tasks: list | None, private: list | None):
 
 
 def submit_upload(name: str, files, pending: Path, *, limiter: view.RateLimiter | None = None, client: str = "local",
-                  taken: set[str] | frozenset[str] = frozenset(), check=None) -> str:
+                  taken: set[str] | frozenset[str] = frozenset(), check=None, rule: LeakRule | None = None) -> str:
     """Validate an upload; on success it lands in ``pending/<name>/`` and nowhere else."""
     if limiter is not None:
         wait = limiter.check(client)
@@ -111,7 +111,7 @@ def submit_upload(name: str, files, pending: Path, *, limiter: view.RateLimiter 
                 f"{MAX_UPLOAD_FILES - 1} vectors or similarity files.\n\nNothing was stored.")
     paths = [Path(f if isinstance(f, str) else f.name) for f in files]
     try:
-        sub, _ = stage_upload(paths, (name or "").strip()[:200], pending, taken=taken, check=check)
+        sub, _ = stage_upload(paths, (name or "").strip()[:200], pending, rule, taken=taken, check=check)
     except UserError as exc:
         return f"### ✗ Rejected\n\n{exc}\n\nNothing was stored. Fix the problem and upload again."
     except Exception as exc:  # a bug must not take the page down; report it instead
@@ -123,7 +123,7 @@ def submit_upload(name: str, files, pending: Path, *, limiter: view.RateLimiter 
             "next build.")
 
 
-def _submit_tab(pending: Path, taken: set[str], check) -> None:
+def _submit_tab(pending: Path, taken: set[str], check, rule: LeakRule) -> None:
     gr.Markdown(SUBMIT_HELP)
     name = gr.Textbox(label="Submission name", placeholder="letters, digits, - _ . (no / or ..)",
                       elem_id="submit-name")
@@ -135,7 +135,7 @@ def _submit_tab(pending: Path, taken: set[str], check) -> None:
 
     def on_submit(n, f, request: gr.Request):
         return submit_upload(n, f, pending, limiter=limiter, client=view.client_key(request), taken=taken,
-                             check=check)
+                             check=check, rule=rule)
 
     button.click(on_submit, [name, files], report, concurrency_limit=1, concurrency_id="submit")
 
@@ -163,7 +163,8 @@ def build_app(data: view.BoardData | None = None, pending: Path | None = None,
     downloads = Path(tempfile.mkdtemp(prefix="valuebench-downloads-"))
     atexit.register(shutil.rmtree, downloads, True)
     taken = set(data.table["submission"])
-    check = _checker(*_tasks_for_checks())
+    tasks, private = _tasks_for_checks()
+    check, rule = _checker(tasks, private), LeakRule.for_tasks(tasks)
     with gr.Blocks(title="valuebench leaderboard", delete_cache=(CACHE_SWEEP, CACHE_AGE)) as demo:
         gr.Markdown(_header(data), elem_id="vb-header")
         with gr.Tabs():
@@ -174,7 +175,7 @@ def build_app(data: view.BoardData | None = None, pending: Path | None = None,
             with gr.Tab("Methods", id="methods"):
                 tabs.methods_tab(data)
             with gr.Tab("Submit", id="submit"):
-                _submit_tab(pending, taken, check)
+                _submit_tab(pending, taken, check, rule)
             with gr.Tab("About", id="about"):
                 gr.Markdown(about)
     demo.allowed = [str(data.folder), str(downloads)]

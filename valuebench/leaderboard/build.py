@@ -38,7 +38,7 @@ from valuebench.benchmarks import get_benchmark, list_benchmarks
 from valuebench.errors import UserError
 from valuebench.io import atomic_write_bytes, atomic_write_json, one_line
 from valuebench.leaderboard import evidence, integrity
-from valuebench.leaderboard.submissions import Submission, check_all
+from valuebench.leaderboard.submissions import LeakRule, Submission, check_all
 from valuebench.leaderboard.table import aggregate_view, build_table, score_submissions
 from valuebench.tasks import Task
 from valuebench.values import load_value_set
@@ -290,10 +290,10 @@ def build(submissions_root: Path, out_dir: Path, *, figures: bool = True, n_perm
 def _build_into(out_dir: Path, submissions_root: Path, tasks: list[Task], private: list[Task],
                 private_errors: list[str], t0: float, *, figures: bool, n_permutations: int, n_bootstrap: int,
                 seed: int, parquet_name: str, progress=None) -> dict:
-    entries = check_all(submissions_root, [t.name for t in tasks])
+    rank_tasks = [t for t in tasks if t.in_default_benchmark]
+    entries = check_all(submissions_root, LeakRule.for_tasks(tasks, rank_tasks))
     t_load = time.perf_counter()
     score_kw = {"n_permutations": n_permutations, "n_bootstrap": n_bootstrap, "seed": seed}
-    rank_tasks = [t for t in tasks if t.in_default_benchmark]
     table, scored, boot = build_table(entries, tasks, rank_tasks, **score_kw)
     valid_subs = [sub for _, sub, _ in entries if sub is not None]
     private_means, private_flags = score_private(valid_subs, private, **score_kw)

@@ -37,7 +37,31 @@ MAX_PENDING_BYTES = 500_000_000
 MAX_META_BYTES = 64_000
 SIMILARITY_SUFFIX = ".similarity.csv"
 SYMMETRY_TOL = 1e-6
-LEAK_WORDS = ("holdout", "held-out", "held out", "test split", "ground truth", "ground-truth", "matrix")
+LEAK_WORDS = ("test split", "ground truth", "ground-truth", "matrix", "work unit", "tasks/.work")
+#: how ``derived_from`` names a scenario split
+SPLIT_WORDS = {"holdout": ("holdout", "held-out", "held out"), "train": ("train",)}
+
+
+@dataclass(frozen=True)
+class LeakRule:
+    """What counts as evaluation data for the leakage flag.
+
+    A task's outcomes (its matrices, work units, fine-tuned models: any entry naming a task or ``LEAK_WORDS``)
+    always do. Scenarios are the tasks' *inputs*: which splits a method must not read depends on the recipe of
+    the tasks that are ranked (``held_out_splits`` in their cards). Recipes that only measure on the holdout
+    split (judge agreement, prompt steering) hold it out; v3 recipes train and measure on every scenario, so a
+    scenario is available before any training and reading it is not leakage.
+    """
+
+    task_names: tuple[str, ...] = ()
+    held_out_splits: frozenset[str] = frozenset({"holdout"})
+
+    @classmethod
+    def for_tasks(cls, tasks, ranked=None) -> LeakRule:
+        """Every task's name; the held-out splits of ``ranked`` (default: the tasks in the default benchmark)."""
+        ranked = [t for t in tasks if t.in_default_benchmark] if ranked is None else ranked
+        return cls(tuple(t.name for t in tasks),
+                   frozenset(s for t in ranked for s in t.metadata.held_out_splits))
 
 
 class SubmissionMeta(BaseModel):
@@ -82,20 +106,24 @@ def check_name(name: str) -> str:
     return name
 
 
-def leakage(derived_from: list[str], task_names: list[str]) -> str | None:
-    """Why a method may have seen evaluation data, or None.
+def leakage(derived_from: list[str], rule: LeakRule | None = None) -> str | None:
+    """Why a method may have seen evaluation data under ``rule`` (default: hold out the holdout split), or None.
 
-    Holdout scenarios and ground-truth matrices are what tasks are measured on; scenario *train* splits
-    and value statements are fair game. Naming a scenario folder without a split counts as all splits.
+    Value statements are fair game; scenario splits are unless the rule holds them out. Naming scenarios
+    without a split counts as all splits.
     """
+    rule = rule or LeakRule()
     for entry in derived_from:
         low = entry.lower()
         if any(w in low for w in LEAK_WORDS):
             return f"saw evaluation data: {entry!r}"
-        if any(re.search(rf"(^|[/\s]){re.escape(t.lower())}($|[/\s])", low) for t in task_names):
+        if any(re.search(rf"(^|[/\s]){re.escape(t.lower())}($|[/\s])", low) for t in rule.task_names):
             return f"saw a task's ground truth: {entry!r}"
-        if "scenarios" in low and "train" not in low:
-            return f"saw scenarios without a train-only restriction: {entry!r}"
+        named = [s for s, words in SPLIT_WORDS.items() if any(w in low for w in words)]
+        if "scenarios" in low or named:
+            seen = sorted(set(named or SPLIT_WORDS) & rule.held_out_splits)
+            if seen:
+                return f"saw the {'/'.join(seen)} scenarios the ranked tasks measure on: {entry!r}"
     return None
 
 
@@ -169,7 +197,7 @@ def _check_size(path: Path) -> None:
         raise UserError(f"{path.name}: file is {size / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
 
 
-def load_submission(folder: Path, task_names: list[str] | None = None) -> Submission:
+def load_submission(folder: Path, rule: LeakRule | None = None) -> Submission:
     """Validate a submission folder completely; raise one ``UserError`` naming the first problem."""
     folder = Path(folder)
     check_name(folder.name)
@@ -199,7 +227,7 @@ def load_submission(folder: Path, task_names: list[str] | None = None) -> Submis
         sub.kinds[value_set] = kind
     if not sub.similarities:
         raise UserError(f"{folder.name}: no vectors or similarity files (expected <value_set>.safetensors etc.)")
-    sub.leakage = leakage(meta.derived_from, task_names or [])
+    sub.leakage = leakage(meta.derived_from, rule)
     return sub
 
 
@@ -218,11 +246,11 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
-def _check_one(folder: Path, root: Path, task_names: list[str] | None) -> tuple[str, Submission | None, str | None]:
+def _check_one(folder: Path, root: Path, rule: LeakRule | None) -> tuple[str, Submission | None, str | None]:
     try:
         if folder.is_symlink() and not _inside(folder, root):
             raise UserError(f"{folder.name}: a symlink to a folder outside {root.name}/ is refused")
-        return folder.name, load_submission(folder, task_names), None
+        return folder.name, load_submission(folder, rule), None
     except UserError as exc:
         return folder.name, None, one_line(str(exc).replace(f"{folder.parent}/", ""), 500)
     except RecursionError:
@@ -235,8 +263,8 @@ def _check_one(folder: Path, root: Path, task_names: list[str] | None) -> tuple[
 
 
 def _check_chunk(args) -> list:
-    folders, root, task_names = args
-    return [_check_one(f, root, task_names) for f in folders]
+    folders, root, rule = args
+    return [_check_one(f, root, rule) for f in folders]
 
 
 #: boards at least this large are validated by one forked worker per core (file reading is most of a build)
@@ -250,7 +278,7 @@ def _can_fork() -> bool:
     return threading.active_count() == 1
 
 
-def check_all(root: Path, task_names: list[str] | None = None, workers: int | None = None
+def check_all(root: Path, rule: LeakRule | None = None, workers: int | None = None
               ) -> list[tuple[str, Submission | None, str | None]]:
     """(name, submission or None, error or None) for every folder: one bad folder never stops the rest,
     whatever it raises (a bug in a reader shows up as that entry's error, in one line). Large boards are read by
@@ -262,12 +290,12 @@ def check_all(root: Path, task_names: list[str] | None = None, workers: int | No
     folders = discover(root)
     workers = workers or os.cpu_count() or 1
     if workers < 2 or len(folders) < PARALLEL_FROM or not _can_fork():
-        return [_check_one(f, root, task_names) for f in folders]
+        return [_check_one(f, root, rule) for f in folders]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     size = -(-len(folders) // (4 * workers))
-    chunks = [(folders[i:i + size], root, task_names) for i in range(0, len(folders), size)]
+    chunks = [(folders[i:i + size], root, rule) for i in range(0, len(folders), size)]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         return [row for part in pool.map(_check_chunk, chunks) for row in part]
 
@@ -283,7 +311,7 @@ def pending_usage(pending_root: Path) -> tuple[int, int]:
 
 
 def stage_upload(files: list[Path], name: str, pending_root: Path,
-                 task_names: list[str] | None = None, *, taken: set[str] | frozenset[str] = frozenset(),
+                 rule: LeakRule | None = None, *, taken: set[str] | frozenset[str] = frozenset(),
                  max_pending: int = MAX_PENDING, max_pending_bytes: int = MAX_PENDING_BYTES,
                  check=None) -> tuple[Submission, Path]:
     """Validate uploaded files as a submission named ``name``; if valid, move them to ``pending_root/name``.
@@ -322,7 +350,7 @@ def stage_upload(files: list[Path], name: str, pending_root: Path,
             if (staging / base).exists():
                 raise UserError(f"{base} was uploaded twice")
             shutil.copyfile(src, staging / base)
-        sub = load_submission(staging, task_names)
+        sub = load_submission(staging, rule)
         if check is not None:
             check(sub)
         staging.rename(dest)

@@ -19,6 +19,7 @@ from valuebench.errors import UserError
 from valuebench.io import atomic_write_text
 from valuebench.leaderboard.submissions import (
     SIMILARITY_SUFFIX,
+    LeakRule,
     Submission,
     SubmissionMeta,
     check_name,
@@ -96,7 +97,7 @@ def read_vector_files(pairs: list[tuple[Path, str]]) -> dict[str, Representation
 
 
 def write_submission(root: Path, meta: dict, files: dict[str, Representation | Path], *,
-                     force: bool = False, task_names: list[str] | None = None) -> Submission:
+                     force: bool = False, rule: LeakRule | None = None) -> Submission:
     """Create ``root/<name>/`` with meta.yaml and one file per value set, validated before it appears."""
     name = check_name(meta["name"])
     SubmissionMeta.model_validate(meta)  # fail on bad metadata before touching the disk
@@ -114,13 +115,13 @@ def write_submission(root: Path, meta: dict, files: dict[str, Representation | P
                 shutil.copyfile(item, staging / f"{value_set}{SIMILARITY_SUFFIX}")
             else:
                 write_safetensors(staging / f"{value_set}.safetensors", item)
-        load_submission(staging, task_names)
+        load_submission(staging, rule)
         if dest.exists():
             shutil.rmtree(dest)
         staging.rename(dest)
     finally:
         shutil.rmtree(tmp_parent, ignore_errors=True)
-    return load_submission(dest, task_names)
+    return load_submission(dest, rule)
 
 
 def push_submission(folder: Path, repo: str, *, repo_type: str = "space", token: str | None = None) -> str:
