@@ -256,3 +256,23 @@ def test_similarity_with_nan_is_refused(tmp_path, capsys, tmp_cache):
     err = capsys.readouterr().err
     assert "NaN or inf off the diagonal" in err and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_benchmark_null_draws_once_per_value_set(capsys, monkeypatch):
+    """A benchmark's random null: one draw per value set shared by its tasks (as the random method does), the
+    single-task case is the card's own ``random_null_p95``, and the CLI prints it with the scored pairs."""
+    from valuebench.validity import benchmark_null, random_null, random_null_p95
+
+    monkeypatch.delenv("VALUEBENCH_TASK_PATHS")  # the shipped tasks only
+    bench = benchmarks.get_benchmark("default")
+    for task in bench.tasks:
+        assert round(random_null_p95(task), 4) == task.metadata.validity.random_null_p95
+    one, pairs = random_null(bench.tasks[:1])
+    twice, _ = random_null(bench.tasks[:1] * 2)
+    assert np.allclose(one, twice)  # the same task twice shares its draw: nothing averages out
+    null = benchmark_null(bench.tasks)
+    assert null["n_pairs"] == sum(int(np.isfinite(t.matrix)[~np.eye(len(t.matrix), dtype=bool)].sum())
+                                  for t in bench.tasks)
+    assert null["random_null_p95"] < max(t.metadata.validity.random_null_p95 for t in bench.tasks)
+    assert main(["benchmarks", "default"]) == 0
+    assert f"{null['n_pairs']} scored pairs" in capsys.readouterr().out

@@ -12,15 +12,20 @@ def _benchmarks(args) -> int:
     from valuebench import benchmarks
 
     if args.name:
+        from valuebench.validity import benchmark_null
+
         bench = benchmarks.get_benchmark(args.name)
+        null = benchmark_null(bench.tasks)
         if args.format == "json":
-            print_json({**bench.summary(), "task_summaries": [t.summary() for t in bench.tasks]})
+            print_json({**bench.summary(), **null, "task_summaries": [t.summary() for t in bench.tasks]})
             return 0
         rows = [{"task": t.name, "version": t.metadata.version, "type": t.metadata.type,
                  "value_set": t.metadata.value_set, "bound": t.bound, "gate": t.summary()["gate"]}
                 for t in bench.tasks]
         print_table(rows, ["task", "version", "type", "value_set", "bound", "gate"],
                     title=f"benchmark {bench.name} v{bench.version}: {bench.description}")
+        print(f"{null['n_pairs']} scored pairs; random vectors' mean ρ over these tasks exceeds "
+              f"{fmt(null['random_null_p95'])} in 5% of 1,000 draws (one draw per value set)")
         print(f"evaluate on it: valuebench evaluate --method NAME --benchmark {bench.name}")
         return 0
     found = benchmarks.list_benchmarks()

@@ -24,8 +24,11 @@ NULL_METHODS = {"random"}
 
 
 def write_benchmarks(out_dir: Path, benches) -> None:
-    """``benchmarks.json``: name, version, description and task names of every named benchmark."""
-    atomic_write_json(Path(out_dir) / BENCHMARKS, [b.summary() for b in benches])
+    """``benchmarks.json``: name, version, description and task names of every named benchmark, with its scored
+    pairs and random vectors' 95th percentile on its mean (``validity.benchmark_null``)."""
+    from valuebench.validity import benchmark_null
+
+    atomic_write_json(Path(out_dir) / BENCHMARKS, [{**b.summary(), **benchmark_null(b.tasks)} for b in benches])
 
 
 def task_facts(task) -> dict:

@@ -31,7 +31,9 @@ intervals, permutation p-values and ρ/bound. The Tasks and Methods tabs show th
 def _bench_md(data: view.BoardData, name: str) -> str:
     b = data.benchmark(name)
     version = f" v{b['version']}" if b.get("version") else ""
-    return f"**{b['name']}{version}** · {len(b['tasks'])} task(s) · {b['description']}"
+    null = (f" · {b['n_pairs']} pairs; random vectors' mean ρ exceeds {b['random_null_p95']:.2f} one time in 20"
+            if b.get("random_null_p95") is not None else "")  # boards built before the null was stored
+    return f"**{b['name']}{version}** · {len(b['tasks'])} task(s){null} · {b['description']}"
 
 
 def _count_md(frame, limit: int = view.MAX_ROWS) -> str:
