@@ -70,7 +70,8 @@ def test_independent_dpo_separates_signal_from_shared_noise():
 
 
 #: shipped tasks that pass the gate (v3 recipes); every other shipped card records why it fails
-PASSING = {"dpo-generalization-smollm2-135m-constraints-9", "dpo-generalization-smollm2-135m-ccai-21"}
+PASSING = {"dpo-generalization-smollm2-135m-constraints-9", "dpo-generalization-smollm2-135m-ccai-21",
+           "sft-generalization-smollm2-135m-ccai-21"}
 
 
 @pytest.mark.parametrize("name", SHIPPED)
