@@ -177,7 +177,8 @@ def benchmark_null(tasks: list[Task]) -> dict:
     """A benchmark's scored pairs and the 95th percentile of random vectors' mean rho over its tasks (issue 13
     asks for < 0.1: below that, a benchmark mean of 0.1 is not what chance gives one time in twenty)."""
     null, pairs = random_null(tasks)
-    return {"n_pairs": pairs, "random_null_p95": None if null is None else r4(float(np.quantile(null, 0.95)))}
+    return {"n_pairs": pairs, "random_null_p95": None if null is None else r4(float(np.quantile(null, 0.95))),
+            "random_null_draws": None if null is None else len(null)}
 
 
 def gate(task: Task, *, ceilings_override: dict | None = None, work_dir: Path | None = None) -> Verdict:

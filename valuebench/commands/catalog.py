@@ -24,8 +24,10 @@ def _benchmarks(args) -> int:
                 for t in bench.tasks]
         print_table(rows, ["task", "version", "type", "value_set", "bound", "gate"],
                     title=f"benchmark {bench.name} v{bench.version}: {bench.description}")
-        print(f"{null['n_pairs']} scored pairs; random vectors' mean ρ over these tasks exceeds "
-              f"{fmt(null['random_null_p95'])} in 5% of 1,000 draws (one draw per value set)")
+        if null["random_null_p95"] is not None:
+            print(f"{null['n_pairs']} scored pairs; random vectors' mean ρ over these tasks exceeds "
+                  f"{fmt(null['random_null_p95'])} in 5% of {null['random_null_draws']:,} draws (one draw per value "
+                  "set)")
         print(f"evaluate on it: valuebench evaluate --method NAME --benchmark {bench.name}")
         return 0
     found = benchmarks.list_benchmarks()

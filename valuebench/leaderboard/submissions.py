@@ -46,8 +46,8 @@ SPLIT_WORDS = {"holdout": ("holdout", "held-out", "held out"), "train": ("train"
 class LeakRule:
     """What counts as evaluation data for the leakage flag.
 
-    A task's outcomes (its matrices, work units, fine-tuned models: any entry naming a task or ``LEAK_WORDS``)
-    always do. Scenarios are the tasks' *inputs*: which splits a method must not read depends on the recipe of
+    A task's outcomes (its matrices and work units: any entry naming a task or one of ``LEAK_WORDS``) always
+    do. Scenarios are the tasks' *inputs*: which splits a method must not read depends on the recipe of
     the tasks that are ranked (``held_out_splits`` in their cards). Recipes that only measure on the holdout
     split (judge agreement, prompt steering) hold it out; v3 recipes train and measure on every scenario, so a
     scenario is available before any training and reading it is not leakage.
